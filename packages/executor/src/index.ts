@@ -1,0 +1,6 @@
+export type { ExecutionContext, Executor, ExecutorOrContext, Handler } from './executor.js';
+export { isExecutor, toExecutor } from './executor.js';
+export { defer, dispatch, makeWorkGuard, post, WorkGuard } from './functions.js';
+export { IoContext } from './io-context.js';
+export { makeStrand, Strand } from './strand.js';
+export { DRAIN_BUDGET, defaultExecutor, SystemContext, systemContext } from './system-executor.js';

@@ -1,0 +1,147 @@
+import type { ExecutionContext, Executor, Handler } from './executor.js';
+import { Fifo } from './fifo.js';
+
+/**
+ * How many handlers one drain may run before it yields to Node's event loop.
+ * A microtask drain is cheap but starves I/O if it never ends; after this many
+ * handlers the rest of the queue continues from `setImmediate`, which runs
+ * after the poll phase, so a socket's data event gets its turn in between.
+ */
+export const DRAIN_BUDGET = 1024;
+
+/**
+ * The context behind the default executor: one FIFO on Node's event loop.
+ * It is what Asio's `system_executor` is for a program that never creates an
+ * `io_context`: there is no `run()`, Node's loop is the runner.
+ */
+export class SystemContext implements ExecutionContext {
+  private readonly queue = new Fifo<Handler>(1024);
+  private scheduled = false;
+  private depth = 0;
+  private outstanding = 0;
+  private readonly executor: SystemExecutor;
+  /** Drains started from `setImmediate` because a drain ran out of budget; for tests and benchmarks. */
+  yields = 0;
+  private readonly drainFromMicrotask = () => this.drain();
+  private readonly drainFromImmediate = () => {
+    this.drain();
+  };
+
+  constructor() {
+    this.executor = new SystemExecutor(this);
+  }
+
+  getExecutor(): Executor {
+    return this.executor;
+  }
+
+  /** Outstanding work counted by I/O objects; informational, Node's handles keep the process alive. */
+  outstandingWork(): number {
+    return this.outstanding;
+  }
+
+  /** @internal */
+  enqueue(fn: Handler): void {
+    this.queue.push(fn);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drainFromMicrotask);
+    }
+  }
+
+  /** @internal */
+  running(): boolean {
+    return this.depth > 0;
+  }
+
+  /** @internal */
+  invoke(fn: Handler): void {
+    this.depth++;
+    try {
+      fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** @internal */
+  workStarted(): void {
+    this.outstanding++;
+  }
+
+  /** @internal */
+  workFinished(): void {
+    this.outstanding--;
+  }
+
+  private drain(): void {
+    let budget = DRAIN_BUDGET;
+    const queue = this.queue;
+    this.depth++;
+    try {
+      while (queue.length > 0) {
+        if (budget-- === 0) {
+          this.yields++;
+          setImmediate(this.drainFromImmediate);
+          return;
+        }
+        const fn = queue.shift() as Handler;
+        fn();
+      }
+      this.scheduled = false;
+    } catch (err) {
+      // A throwing handler must not wedge the queue: keep draining the rest
+      // later, and let the error surface as an uncaught exception, which is
+      // what a throw from any Node callback does.
+      setImmediate(this.drainFromImmediate);
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+}
+
+class SystemExecutor implements Executor {
+  constructor(private readonly ctx: SystemContext) {}
+
+  post(fn: Handler): void {
+    this.ctx.enqueue(fn);
+  }
+
+  dispatch(fn: Handler): void {
+    if (this.ctx.running()) this.ctx.invoke(fn);
+    else this.ctx.enqueue(fn);
+  }
+
+  defer(fn: Handler): void {
+    this.ctx.enqueue(fn);
+  }
+
+  runningInThisThread(): boolean {
+    return this.ctx.running();
+  }
+
+  context(): ExecutionContext {
+    return this.ctx;
+  }
+
+  onWorkStarted(): void {
+    this.ctx.workStarted();
+  }
+
+  onWorkFinished(): void {
+    this.ctx.workFinished();
+  }
+
+  equals(other: Executor): boolean {
+    return other instanceof SystemExecutor && other.ctx === this.ctx;
+  }
+}
+
+/** The one context behind `defaultExecutor()`. */
+export const systemContext: SystemContext = new SystemContext();
+
+/** The executor used when a user never creates an `IoContext`: a FIFO drained on Node's event loop. */
+export function defaultExecutor(): Executor {
+  return systemContext.getExecutor();
+}
