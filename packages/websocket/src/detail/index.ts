@@ -1,0 +1,5 @@
+export * from './error-names.js';
+export * from './frame.js';
+export * from './mask.js';
+export * from './rfc6455.js';
+export * from './utf8.js';
