@@ -1,0 +1,51 @@
+// What every bench server does besides echoing: --port / --deflate flags, "READY <port>" on stdout,
+// "MEM <json>" on SIGUSR2 or on a "mem" line on stdin (after global.gc() when run with --expose-gc),
+// and a clean exit on SIGTERM / SIGINT.
+import { parseArgs } from 'node:util';
+
+export function serverArgs() {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      deflate: { type: 'boolean', default: false },
+    },
+    strict: false,
+  });
+  return { port: Number(values.port), host: String(values.host), deflate: Boolean(values.deflate) };
+}
+
+export function reportMemory(extra = {}) {
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  process.stdout.write(
+    `MEM ${JSON.stringify({ ...m, gc: typeof globalThis.gc === 'function', ...extra })}\n`,
+  );
+}
+
+/** Wire up READY, MEM and SIGTERM for a listening net.Server (or anything with address()/close()). */
+export function serve(server, getExtra = () => ({})) {
+  const { port } = server.address();
+  process.stdout.write(`READY ${port}\n`);
+  process.on('SIGUSR2', () => reportMemory(getExtra()));
+  process.stdin.setEncoding('utf8');
+  let pending = '';
+  process.stdin.on('data', (s) => {
+    pending += s;
+    let nl = pending.indexOf('\n');
+    while (nl >= 0) {
+      if (pending.slice(0, nl).trim() === 'mem') reportMemory(getExtra());
+      pending = pending.slice(nl + 1);
+      nl = pending.indexOf('\n');
+    }
+  });
+  process.stdin.on('error', () => {});
+  // stdin closing (parent gone) must not keep us alive nor kill us; SIGTERM is the stop signal.
+  process.stdin.unref?.();
+  const stop = () => {
+    server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
