@@ -25,8 +25,6 @@ export function reportMemory(extra = {}) {
 
 /** Wire up READY, MEM and SIGTERM for a listening net.Server (or anything with address()/close()). */
 export function serve(server, getExtra = () => ({})) {
-  const { port } = server.address();
-  process.stdout.write(`READY ${port}\n`);
   process.on('SIGUSR2', () => reportMemory(getExtra()));
   process.stdin.setEncoding('utf8');
   let pending = '';
@@ -48,4 +46,6 @@ export function serve(server, getExtra = () => ({})) {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Last: the parent may signal us the moment it reads this line.
+  process.stdout.write(`READY ${server.address().port}\n`);
 }
