@@ -1,0 +1,163 @@
+import { defaultExecutor, type Executor } from '@tsio/executor';
+import type { Observable } from 'rxjs';
+import {
+  type Associated,
+  associatedExecutorKey,
+  associatedSlotKey,
+  getAssociatedCancellationSlot,
+  getAssociatedExecutor,
+} from './associated.js';
+import type { ErrorCode } from './error.js';
+
+/**
+ * The completion signature of an operation is `(ec, ...values)`: `ec` is null
+ * on success. `V` is the tuple of values after the error code, e.g. `[number]`
+ * for `readSome`'s bytes transferred.
+ */
+export type CompletionHandler<V extends unknown[]> = (ec: ErrorCode | null, ...values: V) => void;
+
+/** What the promise and observable tokens produce for a signature: nothing, the value, or the tuple. */
+export type ValueOf<V extends unknown[]> = V extends [] ? void : V extends [infer A] ? A : V;
+
+/** Starts the operation with a concrete handler; tokens call it (Asio's initiation, bound to its arguments). */
+export type Start = (handler: CompletionHandler<unknown[]>) => void;
+
+/** Key of a token object's `async_result` implementation. */
+export const asyncResult: unique symbol = Symbol.for('tsio.asyncResult');
+/** Key of a token object's kind, which selects its result type in `TokenResults`. */
+export const tokenKind: unique symbol = Symbol.for('tsio.tokenKind');
+
+/**
+ * A completion token other than a plain function. This is the open form of
+ * Asio's `async_result` specialisation: any object with these two members is
+ * a token, and `TokenResults` (augmentable with `declare module`) tells the
+ * type system what an operation returns for it.
+ */
+export interface TokenObject {
+  readonly [tokenKind]: string;
+  [asyncResult](start: Start): unknown;
+}
+
+/** The last argument of every `async*` function. */
+export type CompletionToken<V extends unknown[]> = CompletionHandler<V> | TokenObject;
+
+/**
+ * What an initiating function returns for token `T` and signature `V`, by the
+ * token's kind. A user adding a token type adds a member here:
+ * `declare module '@tsio/completion-token' { interface TokenResults<V, T> { myKind: ... } }`.
+ */
+export interface TokenResults<V extends unknown[], T> {
+  promise: Promise<ValueOf<V>>;
+  observable: Observable<ValueOf<V>>;
+  detached: void;
+  deferred: DeferredOperation<V>;
+  passThrough: T extends { readonly inner: infer I } ? AsyncResult<I, V> : never;
+  asTuple: T extends { readonly inner: infer I } ? AsyncResult<I, [[ErrorCode | null, ...V]]> : never;
+  append: T extends { readonly inner: infer I; readonly extra: infer X extends unknown[] }
+    ? AsyncResult<I, [...V, ...X]>
+    : never;
+  prepend: T extends { readonly inner: infer I; readonly extra: infer X extends unknown[] }
+    ? AsyncResult<I, [...X, ...V]>
+    : never;
+}
+
+export type AsyncResult<T, V extends unknown[]> =
+  CompletionToken<V> extends T
+    ? Promise<ValueOf<V>> // no token given: the promise token
+    : T extends (...args: never[]) => unknown
+      ? void
+      : T extends { readonly [tokenKind]: infer K }
+        ? K extends keyof TokenResults<V, T>
+          ? TokenResults<V, T>[K]
+          : unknown
+        : unknown;
+
+/**
+ * The default of an operation's token type parameter. It is the whole token
+ * union rather than `UsePromise` so that a callback's parameters are typed
+ * from the signature; `AsyncResult` maps it (the token was omitted) to a promise.
+ */
+export type DefaultToken<V extends unknown[]> = CompletionToken<V>;
+
+/** An operation started later with a token of the caller's choice (Asio's `deferred`), chainable. */
+export interface DeferredOperation<V extends unknown[]> {
+  <T extends CompletionToken<V> = DefaultToken<V>>(token?: T): AsyncResult<T, V>;
+  /** Runs `next` with this operation's result and continues with the operation it returns. */
+  chain<W extends unknown[]>(
+    next: (ec: ErrorCode | null, ...values: V) => DeferredOperation<W>,
+  ): DeferredOperation<W>;
+}
+
+export interface UsePromise extends TokenObject {
+  readonly [tokenKind]: 'promise';
+}
+
+/** Hands `start` to whatever `token` is: a function is called back, a token object decides the result. */
+export function launch(start: Start, token: CompletionToken<unknown[]> | undefined): unknown {
+  if (token === undefined) return (usePromiseRef as TokenObject)[asyncResult](start);
+  if (typeof token === 'function') {
+    start(token as CompletionHandler<unknown[]>);
+    return undefined;
+  }
+  return token[asyncResult](start);
+}
+
+// Set by tokens.ts; kept as a late binding to avoid an import cycle.
+let usePromiseRef: TokenObject | undefined;
+/** @internal */
+export function setDefaultToken(t: TokenObject): void {
+  usePromiseRef = t;
+}
+
+/** An initiation with the I/O object's executor, the fallback for handlers that have no associated executor. */
+export interface InitiationObject<V extends unknown[], A extends unknown[]> {
+  readonly executor?: Executor;
+  initiate(handler: CompletionHandler<V>, ...args: A): void;
+}
+
+export type Initiation<V extends unknown[], A extends unknown[]> =
+  | ((handler: CompletionHandler<V>, ...args: A) => void)
+  | InitiationObject<V, A>;
+
+/**
+ * Asio's `async_initiate`: starts `initiation` with a handler made from
+ * `token` and returns what the token says the operation returns.
+ *
+ * The handler the initiation receives carries the never-inline guarantee
+ * (DESIGN.md, contract 1): called while the initiating function is still on
+ * the stack it is posted to the handler's associated executor; called later
+ * it is dispatched there, so a continuation already running on that executor
+ * proceeds without a queue round trip, as Asio's composed operations do. It
+ * must be called exactly once; it clears the associated cancellation slot.
+ */
+export function asyncInitiate<
+  V extends unknown[],
+  A extends unknown[],
+  T extends CompletionToken<V> = DefaultToken<V>,
+>(initiation: Initiation<V, A>, token: T | undefined, ...args: A): AsyncResult<T, V> {
+  const isFn = typeof initiation === 'function';
+  const ioExecutor = (!isFn && initiation.executor) || defaultExecutor();
+  const start: Start = (handler) => {
+    const ex = getAssociatedExecutor(handler, ioExecutor);
+    const slot = getAssociatedCancellationSlot(handler);
+    let initiating = true;
+    let done = false;
+    const complete = ((ec: ErrorCode | null, ...values: unknown[]) => {
+      if (done) throw new Error('tsio: a completion handler was invoked twice');
+      done = true;
+      slot?.clear();
+      const call = () => handler(ec, ...values);
+      if (initiating) ex.post(call);
+      else ex.dispatch(call);
+    }) as CompletionHandler<V> & Associated;
+    complete[associatedExecutorKey] = ex;
+    if (slot) complete[associatedSlotKey] = slot;
+    try {
+      if (isFn) initiation(complete, ...args);
+      else initiation.initiate(complete, ...args);
+    } finally {
+      initiating = false;
+    }
+  };
+  return launch(start, token as CompletionToken<unknown[]> | undefined) as AsyncResult<T, V>;
+}
