@@ -20,7 +20,7 @@ export type ConstBufferSequence = Uint8Array | readonly Uint8Array[];
 export type MutableBufferSequence = Uint8Array | readonly Uint8Array[];
 
 /** What {@link buffer} accepts. */
-export type BufferSource = Uint8Array | ArrayBufferView | ArrayBufferLike | string;
+export type BufferData = Uint8Array | ArrayBufferView | ArrayBufferLike | string;
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
@@ -31,7 +31,7 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * visible in `data` (that is what lets a read fill a caller's memory). A
  * string has no bytes to alias, so it is UTF-8 encoded into a new Buffer.
  */
-export function buffer(data: BufferSource, maxSize?: number): Buffer {
+export function buffer(data: BufferData, maxSize?: number): Buffer {
   if (maxSize !== undefined) checkByteCount(maxSize, 'maxSize', true);
   let view: Buffer;
   if (typeof data === 'string') {
