@@ -180,6 +180,8 @@ describe('FlatBuffer', () => {
     expect(mismatches).toBe(0);
     expect(b.size()).toBe(n - next);
     expect(b.copied).toBeLessThanOrEqual(4 * n);
+    // Geometric growth: the capacity at least doubles on each reallocation.
+    expect(b.reallocations).toBeLessThanOrEqual(Math.ceil(Math.log2(n)));
     expect(b.capacity()).toBeLessThanOrEqual(4 * b.size() + 64);
   });
 
