@@ -75,7 +75,12 @@ async function measure(c) {
       serverReported: after.connections ?? null,
       before,
       after,
-      perConnection: { rss: per('rss'), heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers') },
+      perConnection: {
+        rss: per('rss'),
+        heapUsed: per('heapUsed'),
+        external: per('external'),
+        arrayBuffers: per('arrayBuffers'),
+      },
     };
   } finally {
     await server.stop();
@@ -105,10 +110,17 @@ for (const c of [...run, ...missing]) {
     continue;
   }
   const m = (k) => median(xs.map((x) => x.perConnection[k]));
-  summary[c.name] = { rss: m('rss'), heapUsed: m('heapUsed'), external: m('external'), arrayBuffers: m('arrayBuffers') };
+  summary[c.name] = {
+    rss: m('rss'),
+    heapUsed: m('heapUsed'),
+    external: m('external'),
+    arrayBuffers: m('arrayBuffers'),
+  };
   rows.push([c.name, kb(m('rss')), kb(m('heapUsed')), kb(m('external')), xs[0].serverReported ?? '—']);
 }
-console.log(`\nper idle connection (median of ${rounds}; KB = 1024 bytes; after minus before, divided by ${N})`);
+console.log(
+  `\nper idle connection (median of ${rounds}; KB = 1024 bytes; after minus before, divided by ${N})`,
+);
 console.log(table(['server', 'RSS', 'heapUsed', 'external', 'server-side count'], rows));
 const file = writeResult('memory-idle', {
   bench: 'memory-idle',

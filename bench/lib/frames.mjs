@@ -64,7 +64,9 @@ export function deflateMessage(payload) {
 
 const INFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 export function inflateMessage(chunks) {
-  return zlib.inflateRawSync(Buffer.concat([...chunks, INFLATE_TAIL]));
+  return zlib.inflateRawSync(Buffer.concat([...chunks, INFLATE_TAIL]), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
 }
 
 /** One complete, masked client frame (FIN set). */
