@@ -1,1 +1,8 @@
-export {};
+// Each engineer appends the export lines of their own files; keep one line per file.
+export * from './buffer.js';
+export * from './dynamic-buffer.js';
+export * from './error.js';
+export * from './flat-buffer.js';
+export * from './multi-buffer.js';
+export * from './static-buffer.js';
+export * from './stream.js';

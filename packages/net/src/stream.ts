@@ -34,14 +34,17 @@ export interface Layered<Next = unknown> {
   nextLayer(): Next;
 }
 
+/** The type at the bottom of a stack of layered streams. */
+export type LowestLayer<S> = S extends { nextLayer(): infer N } ? LowestLayer<N> : S;
+
 /**
  * Beast's `get_lowest_layer`: follows `nextLayer()` down to the stream that
  * has none (the `TcpStream` under a TLS stream under a websocket stream).
  */
-export function getLowestLayer<S>(stream: S): unknown {
+export function getLowestLayer<S>(stream: S): LowestLayer<S> {
   let s: unknown = stream;
   while (typeof s === 'object' && s !== null && typeof (s as Layered).nextLayer === 'function') {
     s = (s as Layered).nextLayer();
   }
-  return s;
+  return s as LowestLayer<S>;
 }
