@@ -4,7 +4,7 @@
 // The bench's own load generator (1 connection) is shown as a reference: a client doing almost no work.
 //   node bench/client-throughput.mjs [--quick] [--rounds 3] [--duration 3000] [--sizes 32,1024,65536] [--depths 1,16]
 import { parseArgs } from 'node:util';
-import { machineInfo, runChild, startServer, writeResult } from './lib/proc.mjs';
+import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
 import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 /** Client contenders, in run order. Adding one: a bench/clients/<name>-client.mjs adapter + a line here. */
@@ -31,6 +31,7 @@ const cfg = {
   connections: 1,
 };
 const machine = machineInfo();
+warnIfBusy(machine);
 console.log(
   `client throughput against bench/servers/raw-echo.mjs: node ${machine.node}, ws ${machine.ws}, undici ${machine.undici}; ` +
     `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell`,

@@ -6,7 +6,7 @@
 //        [--max-inflight-mb 64] [--verify content]
 import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
-import { machineInfo, runChild, startServer, writeResult } from './lib/proc.mjs';
+import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
 import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 const { values: a } = parseArgs({
@@ -40,6 +40,7 @@ const cfg = {
 
 const { run, missing } = availableContenders({ deflate, only: a.only?.split(',') });
 const machine = machineInfo();
+warnIfBusy(machine);
 console.log(
   `echo throughput (${cfg.mode}): ${machine.cpuModel}, ${machine.nproc} CPUs, node ${machine.node}, ws ${machine.ws}` +
     `${machine.bufferutil ? ` + bufferutil ${machine.bufferutil}` : ' (no bufferutil)'}; ` +

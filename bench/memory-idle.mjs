@@ -5,7 +5,7 @@
 //   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3]
 import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
-import { machineInfo, runChild, startServer, writeResult } from './lib/proc.mjs';
+import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
 import { median, table } from './lib/stats.mjs';
 
 const { values: a } = parseArgs({
@@ -25,6 +25,7 @@ const nofile = Math.max(8192, N * 2 + 256);
 
 const { run, missing } = availableContenders({ only: a.only?.split(',') });
 const machine = machineInfo();
+warnIfBusy(machine);
 console.log(`memory per idle connection: ${N} connections, ${rounds} round(s); node ${machine.node}`);
 for (const m of missing) console.log(`${m.name}: not built (${m.script} does not exist)`);
 

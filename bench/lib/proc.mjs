@@ -250,7 +250,19 @@ export function machineInfo() {
     bufferutil: version('bufferutil'),
     undici: version('undici'),
     pinning: pinning(),
+    loadavg: os.loadavg(),
   };
+}
+
+/** Warn when other work is running: on a 2-CPU box, anything else skews the numbers badly. */
+export function warnIfBusy(machine) {
+  const load = machine.loadavg[0];
+  if (load > 0.5) {
+    console.warn(
+      `warning: 1-minute load average is ${load.toFixed(2)} before starting; other processes compete ` +
+        'for the pinned CPUs and the numbers will be noisy (medians over rounds only partly help)',
+    );
+  }
 }
 
 export function writeResult(prefix, data) {
