@@ -6,3 +6,4 @@ export * from './flat-buffer.js';
 export * from './multi-buffer.js';
 export * from './static-buffer.js';
 export * from './stream.js';
+export * from './test-stream.js';
