@@ -70,6 +70,18 @@ describe('mask', () => {
     });
   }
 
+  it('maskRange masks exactly [start, end) with the given phase', () => {
+    for (let len = 0; len <= 200; len += 7) {
+      for (let phase = 0; phase < 4; phase++) {
+        const buf = pattern(len + 10, len, 1);
+        const expected = Uint8Array.from(buf);
+        expected.set(naive(buf.subarray(3, 3 + len), key, phase), 3);
+        expect(maskRange(buf, 3, 3 + len, key, phase)).toBe((phase + len) & 3);
+        expect(Buffer.from(buf).equals(Buffer.from(expected))).toBe(true);
+      }
+    }
+  });
+
   it('wasm handles buffers larger than its 64 KiB memory', () => {
     setWasmMaskThreshold(0);
     for (const len of [65536, 65537, 65536 * 3 + 13]) {

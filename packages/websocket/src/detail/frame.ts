@@ -12,7 +12,7 @@
  *   then:   4-byte masking key if MASK = 1
  */
 import type { WsErrorName } from './error-names.js';
-import { mask, maskInto } from './mask.js';
+import { maskInto, maskRange } from './mask.js';
 import { type CloseReason, closeCode, isValidCloseCode, maxCloseReasonBytes, Opcode } from './rfc6455.js';
 import { isValidUtf8 } from './utf8.js';
 
@@ -263,14 +263,15 @@ export class FrameParser {
   consumePayload(buf: Uint8Array, start: number, end: number, dst?: Uint8Array, dstOffset = 0): number {
     const n = Math.min(this.remaining, end - start);
     if (n > 0) {
-      const src = buf.subarray(start, start + n);
-      if (this.header.masked) {
-        this.phase =
-          dst === undefined
-            ? mask(src, this.header.key, this.phase)
-            : maskInto(dst.subarray(dstOffset, dstOffset + n), src, this.header.key, this.phase);
-      } else if (dst !== undefined) {
-        dst.set(src, dstOffset);
+      if (dst === undefined) {
+        if (this.header.masked) this.phase = maskRange(buf, start, start + n, this.header.key, this.phase);
+      } else {
+        const src = buf.subarray(start, start + n);
+        if (this.header.masked) {
+          this.phase = maskInto(dst.subarray(dstOffset, dstOffset + n), src, this.header.key, this.phase);
+        } else {
+          dst.set(src, dstOffset);
+        }
       }
       this.remaining -= n;
     }

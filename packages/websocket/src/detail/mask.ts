@@ -127,6 +127,20 @@ export function mask(buf: Uint8Array, key: Uint8Array, phase = 0): number {
 }
 
 /**
+ * Like `mask(buf.subarray(start, end), key, phase)` without creating a view
+ * for small ranges (a subarray costs about as much as masking 32 bytes):
+ * this is what the frame parser calls per payload chunk.
+ */
+export function maskRange(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase = 0): number {
+  phase &= 3;
+  if (end - start < WORD_THRESHOLD) {
+    maskBytes(buf, start, end, key, phase);
+    return (phase + end - start) & 3;
+  }
+  return mask(buf.subarray(start, end), key, phase);
+}
+
+/**
  * Writes `src` masked with `key` (from key index `phase`) into `dst`, which
  * must be at least `src.length` bytes; `src` is left untouched unless it is
  * the same memory as `dst`. Returns the phase after the last byte.
