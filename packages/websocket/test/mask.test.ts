@@ -6,6 +6,7 @@ import {
   mask,
   maskInto,
   maskJs,
+  maskRange,
   setWasmMaskThreshold,
 } from '../src/detail/mask.js';
 
