@@ -1,0 +1,487 @@
+/*
+ * The read operation (Beast impl/read.hpp, RFC 6455 §5–§7).
+ *
+ * One `ReadOp` reads frames from the next layer into the stream's read
+ * buffer, unmasks data payloads straight into the caller's buffer, and
+ * handles control frames on the way:
+ *
+ *   - ping: the control callback sees it and, unless we already sent a
+ *     close, a pong goes out; it takes the write block like any writer, so
+ *     it slips in between the fragments of an outgoing message;
+ *   - pong: the control callback sees it;
+ *   - close: validated; if we did not close first the close frame is echoed
+ *     with the peer's code and the connection torn down; the read completes
+ *     with `websocket.error.closed` — a successful closure (the seed's rule).
+ *
+ * A frame that breaks the protocol fails the connection: a close frame with
+ * the RFC's code (1002, 1007 or 1009) is sent, the connection is torn down,
+ * and the read completes with the matching `websocket.error`.
+ *
+ * The same op, in "discard" mode, is what `asyncClose` runs to read until
+ * the peer's close frame.
+ */
+import {
+  type AsyncResult,
+  asyncCompose,
+  type CompletionToken,
+  type ComposeSelf,
+  cancellationType,
+  type DefaultToken,
+  type ErrorCode,
+  error as netError,
+} from '@tsio/completion-token';
+import type { AsyncStream, DynamicBuffer } from '@tsio/net';
+import { BufferOverflowError } from '@tsio/net';
+import type { WsErrorName } from './detail/error-names.js';
+import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
+import { closeCode, Opcode } from './detail/rfc6455.js';
+import { error, errorFromName } from './error.js';
+import type { StreamImpl } from './impl.js';
+import { asyncTeardown } from './teardown.js';
+
+/** Where a read puts payload bytes. */
+export type ReadTarget =
+  | { kind: 'dynamic'; buffer: DynamicBuffer }
+  | { kind: 'fixed'; buffer: Uint8Array }
+  | { kind: 'discard' };
+
+/** Payloads at least this large, with nothing buffered, are read straight into the caller's buffer. */
+const DIRECT_READ_MIN = 16 * 1024;
+
+class ReadOp<Next extends AsyncStream> {
+  private transferred = 0;
+  /** Waiting for the whole payload of a control frame (≤ 125 bytes) to be buffered. */
+  private inControl = false;
+  private controlOpcode = 0;
+  private finished = false;
+  private readonly onRead: (ec: ErrorCode | null, n: number) => void;
+  private readonly onDirectRead: (ec: ErrorCode | null, n: number) => void;
+  private directView: Uint8Array | null = null;
+
+  constructor(
+    private readonly impl: StreamImpl<Next>,
+    private readonly self: ComposeSelf<[number]>,
+    private readonly target: ReadTarget,
+    private readonly limit: number,
+    /** Read a whole message (asyncRead) rather than some bytes (asyncReadSome). */
+    private readonly whole: boolean,
+    /** When set, the read block is held by this owner (close) and stays held when the read ends. */
+    private readonly lockOwner: object | null,
+  ) {
+    this.onRead = self.bind((ec: ErrorCode | null, n: number) => this.afterRead(ec, n));
+    this.onDirectRead = self.bind((ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n));
+  }
+
+  start(): void {
+    const impl = this.impl;
+    if (this.lockOwner !== null) {
+      // The close operation already holds the read block and reads on its behalf.
+      this.loop();
+      return;
+    }
+    // At most one read at a time (Beast asserts; tsio reports it).
+    if (impl.rdBlock instanceof ReadOp || impl.hasReadWaiter('read')) {
+      return this.self.complete(error.operationNotPermitted, 0);
+    }
+    if (!impl.tryLockRead(this, 'read', () => this.resumedAfterClose())) {
+      // Parked behind close: total or terminal cancellation has no side effect here.
+      this.self.resetCancellationState(cancellationType.all);
+      this.self.cancellationSlot().assign(() => {
+        if (impl.cancelReadWaiter('read')) this.self.complete(netError.operationAborted, 0);
+      });
+      return;
+    }
+    this.loop();
+  }
+
+  /** The close operation that held the block has finished. */
+  private resumedAfterClose(): void {
+    this.self.cancellationSlot().clear();
+    this.finish(this.impl.notOpenError());
+  }
+
+  private finish(ec: ErrorCode | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    const impl = this.impl;
+    if (ec === null || ec === error.closed) impl.shrinkReadBuffer();
+    if (this.lockOwner === null) impl.unlockRead(this);
+    this.self.complete(ec, this.transferred);
+  }
+
+  /** An error from the next layer: report it (Beast's check_stop_now) and close the connection. */
+  private ioError(ec: ErrorCode): void {
+    const impl = this.impl;
+    const reported = impl.stopError(ec);
+    impl.closeNextLayer();
+    this.finish(reported);
+  }
+
+  private readMore(): void {
+    const impl = this.impl;
+    impl.next.readSome(impl.prepareRead(), this.onRead);
+  }
+
+  private afterRead(ec: ErrorCode | null, n: number): void {
+    if (ec) return this.ioError(ec);
+    this.impl.rdEnd += n;
+    this.loop();
+  }
+
+  private afterDirectRead(ec: ErrorCode | null, n: number): void {
+    const view = this.directView as Uint8Array;
+    this.directView = null;
+    if (ec) {
+      if (this.target.kind === 'dynamic') this.target.buffer.commit(0);
+      return this.ioError(ec);
+    }
+    const impl = this.impl;
+    impl.parser.consumePayload(view, 0, n);
+    if (this.target.kind === 'dynamic') this.target.buffer.commit(n);
+    this.transferred += n;
+    if (impl.rdText && !impl.utf8.write(view, 0, n)) return this.failConnection('badFramePayload');
+    if (this.afterPayload()) return;
+    this.loop();
+  }
+
+  /** The main loop: runs while bytes are buffered, returns after starting I/O or completing. */
+  private loop(): void {
+    const impl = this.impl;
+    const parser = impl.parser;
+    for (;;) {
+      if (impl.status !== 'open' && impl.status !== 'closing') return this.finish(impl.notOpenError());
+      const avail = impl.rdEnd - impl.rdPos;
+
+      if (this.inControl) {
+        if (avail < parser.remaining) return this.readMore();
+        const len = parser.remaining;
+        const payload = impl.rdBuf.subarray(impl.rdPos, impl.rdPos + len);
+        parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + len);
+        impl.rdPos += len;
+        this.inControl = false;
+        if (this.onControl(this.controlOpcode, payload)) return;
+        continue;
+      }
+
+      if (parser.expectingHeader) {
+        if (this.transferred > 0 && (!this.whole || impl.rdDone)) return this.finish(null);
+        if (avail === 0) return this.readMore();
+        impl.rdPos += parser.parseHeader(impl.rdBuf, impl.rdPos, impl.rdEnd);
+        if (parser.status === ParseStatus.needMore) return this.readMore();
+        if (parser.status === ParseStatus.error) return this.failConnection(parser.error as WsErrorName);
+        const h = parser.header;
+        if (h.opcode >= Opcode.close) {
+          this.inControl = true;
+          this.controlOpcode = h.opcode;
+          continue;
+        }
+        if (this.onDataHeader(h.opcode, h.fin, h.len)) return;
+        continue;
+      }
+
+      // Inside a data frame's payload.
+      if (this.target.kind === 'discard') {
+        const k = Math.min(parser.remaining, avail);
+        if (k === 0) return this.readMore();
+        impl.rdPos += parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k);
+        if (parser.remaining === 0 && impl.rdFin) impl.rdDone = true;
+        continue;
+      }
+      const space = this.space();
+      if (space === 0) {
+        if (this.transferred > 0 || this.target.kind === 'fixed') return this.finish(null);
+        return this.finish(error.bufferOverflow);
+      }
+      if (avail === 0) {
+        if (parser.remaining >= DIRECT_READ_MIN && space >= DIRECT_READ_MIN) return this.readDirect(space);
+        return this.readMore();
+      }
+      const k = Math.min(parser.remaining, avail, space);
+      if (!this.copyPayload(k)) return;
+      if (this.afterPayload()) return;
+    }
+  }
+
+  /** Bytes the target can still take in this operation. */
+  private space(): number {
+    const t = this.target;
+    const left = this.limit - this.transferred;
+    if (t.kind === 'fixed') return Math.min(left, t.buffer.length - this.transferred);
+    if (t.kind === 'dynamic') return Math.min(left, t.buffer.maxSize() - t.buffer.size());
+    return left;
+  }
+
+  /** Reads a large payload straight into the caller's buffer, skipping the read buffer. */
+  private readDirect(space: number): void {
+    const parser = this.impl.parser;
+    const k = Math.min(parser.remaining, space);
+    let view: Uint8Array;
+    if (this.target.kind === 'fixed') {
+      view = this.target.buffer.subarray(this.transferred, this.transferred + k);
+    } else {
+      const prepared = this.prepare(k);
+      if (prepared === null) return;
+      // Only the first prepared view is read into; a multi-part buffer gets the rest next time.
+      view = prepared[0] as Uint8Array;
+    }
+    this.directView = view;
+    this.impl.next.readSome(view, this.onDirectRead);
+  }
+
+  private prepare(k: number): Uint8Array[] | null {
+    const t = this.target as { kind: 'dynamic'; buffer: DynamicBuffer };
+    try {
+      const p = t.buffer.prepare(k);
+      return p instanceof Uint8Array ? [p] : (p as Uint8Array[]).slice();
+    } catch (e) {
+      if (e instanceof BufferOverflowError) {
+        this.finish(error.bufferOverflow);
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** Unmasks `k` buffered payload bytes into the target; false if the operation completed. */
+  private copyPayload(k: number): boolean {
+    const impl = this.impl;
+    const parser = impl.parser;
+    const src = impl.rdBuf;
+    if (this.target.kind === 'fixed') {
+      const dst = this.target.buffer;
+      const at = this.transferred;
+      parser.consumePayload(src, impl.rdPos, impl.rdPos + k, dst, at);
+      impl.rdPos += k;
+      this.transferred += k;
+      if (impl.rdText && !impl.utf8.write(dst, at, at + k)) {
+        this.failConnection('badFramePayload');
+        return false;
+      }
+      return true;
+    }
+    const dyn = (this.target as { kind: 'dynamic'; buffer: DynamicBuffer }).buffer;
+    const views = this.prepare(k);
+    if (views === null) return false;
+    let done = 0;
+    for (const v of views) {
+      const n = Math.min(v.length, k - done);
+      if (n === 0) break;
+      parser.consumePayload(src, impl.rdPos, impl.rdPos + n, v, 0);
+      impl.rdPos += n;
+      done += n;
+      if (impl.rdText && !impl.utf8.write(v, 0, n)) {
+        dyn.commit(done);
+        this.transferred += done;
+        this.failConnection('badFramePayload');
+        return false;
+      }
+    }
+    dyn.commit(done);
+    this.transferred += done;
+    return true;
+  }
+
+  /** After payload bytes were delivered: true if the operation completed. */
+  private afterPayload(): boolean {
+    const impl = this.impl;
+    if (impl.parser.remaining === 0 && impl.rdFin) {
+      impl.rdDone = true;
+      if (impl.rdText && !impl.utf8.finish()) {
+        this.failConnection('badFramePayload');
+        return true;
+      }
+      this.finish(null);
+      return true;
+    }
+    if (!this.whole && this.space() === 0) {
+      this.finish(null);
+      return true;
+    }
+    return false;
+  }
+
+  /** A data frame header: true if the operation completed. */
+  private onDataHeader(opcode: number, fin: boolean, len: number): boolean {
+    const impl = this.impl;
+    if (opcode !== Opcode.cont) {
+      // A new message (the parser has already refused one inside a fragmented message).
+      impl.rdText = opcode === Opcode.text;
+      impl.rdMsgSize = 0;
+      impl.rdDone = false;
+      impl.utf8.reset();
+    }
+    impl.rdFin = fin;
+    impl.rdMsgSize += len;
+    if (this.target.kind !== 'discard' && impl.rdMsgSize > impl.opts.readMessageMax) {
+      this.failConnection('messageTooBig');
+      return true;
+    }
+    if (len === 0 && fin) {
+      impl.rdDone = true;
+      if (this.target.kind === 'discard') return false;
+      if (impl.rdText && !impl.utf8.finish()) {
+        this.failConnection('badFramePayload');
+        return true;
+      }
+      this.finish(null);
+      return true;
+    }
+    return false;
+  }
+
+  /** A complete control frame: true if the operation completed or went asynchronous. */
+  private onControl(opcode: number, payload: Uint8Array): boolean {
+    const impl = this.impl;
+    if (opcode === Opcode.ping) {
+      impl.invokeControlCallback('ping', payload);
+      if (impl.wrClose || impl.status !== 'open') return false;
+      // Copy: the read buffer is reused before the pong is written.
+      const frame = impl.makeFrame(Opcode.pong, true, [Buffer.from(payload)], payload.length);
+      return this.sendControl(frame, () => this.loop());
+    }
+    if (opcode === Opcode.pong) {
+      impl.invokeControlCallback('pong', payload);
+      return false;
+    }
+    // Close (§5.5.1).
+    const parsed = parseClosePayload(payload);
+    if (typeof parsed === 'string') {
+      this.failConnection(parsed);
+      return true;
+    }
+    impl.cr = parsed;
+    impl.rdClose = true;
+    impl.invokeControlCallback('close', payload.subarray(Math.min(2, payload.length)));
+    if (impl.wrClose) {
+      // We closed first: the close operation waiting for this block tears down.
+      this.finish(error.closed);
+      return true;
+    }
+    // The peer closed first: echo its code (§5.5.1), then tear down.
+    impl.status = 'closing';
+    const echo = closePayload(parsed.code);
+    const frame = impl.makeFrame(Opcode.close, true, [echo], echo.length);
+    impl.wrClose = true;
+    return this.sendControl(frame, () => this.teardown(error.closed), true);
+  }
+
+  /**
+   * Writes a pong or close frame with the write block, waiting behind a
+   * write in progress. `closing`: the frame is a close, sent even when the
+   * stream is closing. Returns true (the operation continues asynchronously).
+   */
+  private sendControl(frame: Uint8Array[], then: () => void, closing = false): boolean {
+    const impl = this.impl;
+    const send = () => {
+      if (!closing && (impl.wrClose || impl.status !== 'open')) {
+        impl.unlockWrite(this);
+        return then();
+      }
+      writeAll(
+        impl.next,
+        frame,
+        this.self.bind((ec: ErrorCode | null) => {
+          impl.unlockWrite(this);
+          if (ec) return this.ioError(ec);
+          then();
+        }),
+      );
+    };
+    if (impl.tryLockWrite(this, 'read', send)) send();
+    return true;
+  }
+
+  /** Fails the connection for a protocol violation (RFC 6455 §7.1.7) and completes with its error. */
+  private failConnection(name: WsErrorName): void {
+    const impl = this.impl;
+    const ec = errorFromName(name);
+    if (impl.wrClose || impl.status !== 'open') {
+      this.teardown(ec);
+      return;
+    }
+    impl.status = 'closing';
+    impl.wrClose = true;
+    const code = closeCodeFor(name);
+    this.sendControl(
+      impl.makeFrame(Opcode.close, true, [closePayload(code)], 2),
+      () => this.teardown(ec),
+      true,
+    );
+  }
+
+  private teardown(ec: ErrorCode): void {
+    const impl = this.impl;
+    impl.setTimer(closingTimeout(impl));
+    asyncTeardown(
+      impl.role ?? 'server',
+      impl.next,
+      this.self.bind(() => {
+        impl.clearTimer();
+        // The close handshake is over whatever the transport said: the stream is closed.
+        impl.status = ec === error.closed ? 'closed' : 'failed';
+        if (ec !== error.closed) impl.stopError(ec);
+        this.finish(ec);
+      }),
+    );
+  }
+}
+
+/** The bound on a closing handshake: the handshake timeout, at most 30 s when none is set. */
+export function closingTimeout(impl: StreamImpl<AsyncStream>): number {
+  return Math.min(impl.opts.timeout.handshakeTimeout, 30_000);
+}
+
+function closePayload(code: number): Buffer {
+  if (code === closeCode.none) return Buffer.alloc(0);
+  const b = Buffer.allocUnsafe(2);
+  b.writeUInt16BE(code, 0);
+  return b;
+}
+
+/** Writes every byte of `buffers` with the next layer's `writeSome` (Asio's write algorithm). */
+export function writeAll(
+  next: AsyncStream,
+  buffers: readonly Uint8Array[],
+  handler: (ec: ErrorCode | null) => void,
+): void {
+  let bufs = buffers.filter((b) => b.length > 0);
+  const step = (ec: ErrorCode | null, n: number) => {
+    if (ec) return handler(ec);
+    while (n > 0 && bufs.length > 0) {
+      const first = bufs[0] as Uint8Array;
+      if (n >= first.length) {
+        n -= first.length;
+        bufs = bufs.slice(1);
+      } else {
+        bufs = [first.subarray(n), ...bufs.slice(1)];
+        n = 0;
+      }
+    }
+    if (bufs.length === 0) return handler(null);
+    next.writeSome(bufs, step);
+  };
+  if (bufs.length === 0) {
+    next.writeSome([], () => handler(null));
+    return;
+  }
+  next.writeSome(bufs, step);
+}
+
+/** Starts a read; shared by asyncRead, asyncReadSome and the close operation's drain. */
+export function startRead<
+  Next extends AsyncStream,
+  T extends CompletionToken<[number]> = DefaultToken<[number]>,
+>(
+  impl: StreamImpl<Next>,
+  target: ReadTarget,
+  limit: number,
+  whole: boolean,
+  token: T | undefined,
+  lockOwner: object | null = null,
+): AsyncResult<T, [number]> {
+  return asyncCompose<[number], T>(
+    (self) => new ReadOp(impl, self, target, limit, whole, lockOwner).start(),
+    token,
+    impl.next,
+  );
+}

@@ -1,0 +1,285 @@
+import type { AsyncResult, CompletionToken, DefaultToken } from '@tsio/completion-token';
+import type { Executor } from '@tsio/executor';
+import { type AsyncStream, type ConstBufferSequence, type DynamicBuffer, isDynamicBuffer } from '@tsio/net';
+import { type AcceptInput, startAccept } from './accept.js';
+import { startClose } from './close.js';
+import { RequestType, ResponseType } from './detail/handshake.js';
+import { type CloseReason, Opcode } from './detail/rfc6455.js';
+import { startHandshake } from './handshake.js';
+import { type ControlCallback, type Role, StreamImpl } from './impl.js';
+import { Timeout } from './options.js';
+import { startPing } from './ping.js';
+import { type ReadTarget, startRead } from './read.js';
+import { startWrite } from './write.js';
+
+/** Beast's `stream_base::decorator`: called on the request (client) or the response (server) before it is sent. */
+export class Decorator {
+  constructor(readonly fn: (message: RequestType | ResponseType) => void) {}
+}
+
+/** Any option `setOption` takes. */
+export type StreamOption = Timeout | Decorator;
+
+function toArray(b: ConstBufferSequence | string): readonly Uint8Array[] {
+  if (typeof b === 'string') return [Buffer.from(b, 'utf8')];
+  return b instanceof Uint8Array ? [b] : b;
+}
+
+/**
+ * Beast's `websocket::stream<NextLayer>`: a WebSocket connection over any
+ * stream that offers `readSome` and `writeSome` (a `TcpStream`, an
+ * `SslStream`, a `TestStream`, a user's own).
+ *
+ * Each asynchronous operation takes a completion token as its last
+ * argument (a callback, omitted for a promise, `useObservable`,
+ * `withAbortSignal(...)`, ...). At most one read and one write may be
+ * outstanding; ping, pong and close may be started while either is
+ * pending and are queued behind the frame being written.
+ */
+export class Stream<NextLayer extends AsyncStream = AsyncStream> {
+  /** @internal shared state of the composed operations. */
+  readonly impl: StreamImpl<NextLayer>;
+  private decorator: Decorator | null = null;
+
+  constructor(next: NextLayer) {
+    this.impl = new StreamImpl(next);
+    this.impl.hooks.decorateRequest = (req) => this.decorator?.fn(req);
+    this.impl.hooks.decorateResponse = (res) => this.decorator?.fn(res);
+  }
+
+  nextLayer(): NextLayer {
+    return this.impl.next;
+  }
+
+  getExecutor(): Executor {
+    return this.impl.getExecutor();
+  }
+
+  /** True once the handshake succeeded and until a close or a failure. */
+  isOpen(): boolean {
+    return this.impl.isOpen();
+  }
+
+  /** The last message read was text. */
+  gotText(): boolean {
+    return this.impl.rdText;
+  }
+
+  gotBinary(): boolean {
+    return !this.impl.rdText;
+  }
+
+  /** The last read finished a message. */
+  isMessageDone(): boolean {
+    return this.impl.rdDone;
+  }
+
+  /** The close reason the peer sent (Beast's `reason()`), `closeCode.none` if none arrived. */
+  reason(): CloseReason {
+    return { ...this.impl.cr };
+  }
+
+  /** The role taken by the handshake (client) or accept (server); null before. */
+  role(): Role | null {
+    return this.impl.role;
+  }
+
+  /** Messages written from now on are text (`text(true)`) or binary; without an argument, tells. */
+  text(): boolean;
+  text(v: boolean): void;
+  text(v?: boolean): boolean | undefined {
+    if (v === undefined) return !this.impl.opts.binary;
+    this.impl.opts.binary = !v;
+    return undefined;
+  }
+
+  binary(): boolean;
+  binary(v: boolean): void;
+  binary(v?: boolean): boolean | undefined {
+    if (v === undefined) return this.impl.opts.binary;
+    this.impl.opts.binary = v;
+    return undefined;
+  }
+
+  /** Split outgoing messages into frames of `writeBufferBytes` (Beast's default: on). */
+  autoFragment(): boolean;
+  autoFragment(v: boolean): void;
+  autoFragment(v?: boolean): boolean | undefined {
+    if (v === undefined) return this.impl.opts.autoFragment;
+    this.impl.opts.autoFragment = v;
+    return undefined;
+  }
+
+  /** Largest incoming message; a bigger one fails the connection with 1009 (default 16 MiB). */
+  readMessageMax(): number;
+  readMessageMax(n: number): void;
+  readMessageMax(n?: number): number | undefined {
+    if (n === undefined) return this.impl.opts.readMessageMax;
+    if (!(n > 0)) throw new RangeError('readMessageMax must be positive');
+    this.impl.opts.readMessageMax = n;
+    return undefined;
+  }
+
+  /** Size of the frames `autoFragment` makes and of a client's masking buffer (default 4096). */
+  writeBufferBytes(): number;
+  writeBufferBytes(n: number): void;
+  writeBufferBytes(n?: number): number | undefined {
+    if (n === undefined) return this.impl.opts.writeBufferBytes;
+    if (!(n >= 8)) throw new RangeError('writeBufferBytes must be at least 8');
+    this.impl.opts.writeBufferBytes = n;
+    return undefined;
+  }
+
+  /** Called for every received ping, pong and close frame; without an argument, removes it. */
+  controlCallback(fn?: ControlCallback): void {
+    this.impl.controlCallback = fn ?? null;
+  }
+
+  setOption(opt: StreamOption): void {
+    if (opt instanceof Timeout) this.impl.opts.timeout = opt;
+    else if (opt instanceof Decorator) this.decorator = opt;
+  }
+
+  getOption(kind: typeof Timeout): Timeout;
+  getOption(kind: typeof Timeout): StreamOption {
+    if (kind === Timeout) return this.impl.opts.timeout;
+    throw new TypeError('unknown option');
+  }
+
+  // ---- handshake ----
+
+  /** Client handshake: sends the upgrade request for `target` on `host` and validates the 101. */
+  asyncHandshake<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    host: string,
+    target: string,
+    token?: T,
+  ): AsyncResult<T, []>;
+  /** As above, and fills `res` with the server's response (also when it is a refusal). */
+  asyncHandshake<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    host: string,
+    target: string,
+    res: ResponseType,
+    token?: T,
+  ): AsyncResult<T, []>;
+  asyncHandshake<T extends CompletionToken<[]>>(
+    host: string,
+    target: string,
+    a?: ResponseType | T,
+    b?: T,
+  ): AsyncResult<T, []> {
+    if (a instanceof ResponseType) return startHandshake(this.impl, host, target, a, b);
+    return startHandshake(this.impl, host, target, undefined, a as T | undefined);
+  }
+
+  /** Server handshake: reads the upgrade request from the next layer and answers it. */
+  asyncAccept<T extends CompletionToken<[]> = DefaultToken<[]>>(token?: T): AsyncResult<T, []>;
+  /** Server handshake starting with bytes already read from the next layer. */
+  asyncAccept<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    alreadyRead: Uint8Array,
+    token?: T,
+  ): AsyncResult<T, []>;
+  /** Server handshake for a request already read and parsed (e.g. by an HTTP server). */
+  asyncAccept<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    request: RequestType,
+    token?: T,
+  ): AsyncResult<T, []>;
+  asyncAccept<T extends CompletionToken<[]>>(a?: Uint8Array | RequestType | T, b?: T): AsyncResult<T, []> {
+    let input: AcceptInput = {};
+    let token = a as T | undefined;
+    if (a instanceof Uint8Array) {
+      input = { bytes: a };
+      token = b;
+    } else if (a instanceof RequestType) {
+      input = { request: a };
+      token = b;
+    }
+    return startAccept(this.impl, input, token);
+  }
+
+  // ---- read ----
+
+  /** Reads one whole message into `buffer` and completes with its size. */
+  asyncRead<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffer: DynamicBuffer,
+    token?: T,
+  ): AsyncResult<T, [number]> {
+    return startRead(this.impl, { kind: 'dynamic', buffer }, Number.POSITIVE_INFINITY, true, token);
+  }
+
+  /**
+   * Reads some bytes of the current message: into a dynamic buffer (at most
+   * `limit` bytes) or into a fixed `Uint8Array` (at most its length).
+   * `isMessageDone()` tells whether the message ended.
+   */
+  asyncReadSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffer: DynamicBuffer,
+    limit: number,
+    token?: T,
+  ): AsyncResult<T, [number]>;
+  asyncReadSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffer: Uint8Array,
+    token?: T,
+  ): AsyncResult<T, [number]>;
+  asyncReadSome<T extends CompletionToken<[number]>>(
+    buffer: DynamicBuffer | Uint8Array,
+    a?: number | T,
+    b?: T,
+  ): AsyncResult<T, [number]> {
+    if (isDynamicBuffer(buffer)) {
+      const limit = typeof a === 'number' && a > 0 ? a : Number.POSITIVE_INFINITY;
+      return startRead(this.impl, { kind: 'dynamic', buffer }, limit, false, b);
+    }
+    const target: ReadTarget = { kind: 'fixed', buffer };
+    return startRead(this.impl, target, buffer.length, false, a as T | undefined);
+  }
+
+  // ---- write ----
+
+  /** Writes one whole message (text or binary per `text()`/`binary()`), fragmented per `autoFragment`. */
+  asyncWrite<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffers: ConstBufferSequence | string,
+    token?: T,
+  ): AsyncResult<T, [number]> {
+    return startWrite(this.impl, toArray(buffers), true, token);
+  }
+
+  /** Writes one frame of a message; the message ends with the frame written with `fin = true`. */
+  asyncWriteSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    fin: boolean,
+    buffers: ConstBufferSequence | string,
+    token?: T,
+  ): AsyncResult<T, [number]> {
+    return startWrite(this.impl, toArray(buffers), fin, token);
+  }
+
+  // ---- control ----
+
+  /** Sends a ping with up to 125 bytes of payload. */
+  asyncPing<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    payload: string | Uint8Array = '',
+    token?: T,
+  ): AsyncResult<T, []> {
+    return startPing(this.impl, Opcode.ping, payload, token);
+  }
+
+  /** Sends an unsolicited pong (a heartbeat that needs no answer). */
+  asyncPong<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    payload: string | Uint8Array = '',
+    token?: T,
+  ): AsyncResult<T, []> {
+    return startPing(this.impl, Opcode.pong, payload, token);
+  }
+
+  /**
+   * Performs the WebSocket closing handshake (the seed's `async_close`):
+   * sends a close frame with `reason`, reads until the peer's close frame
+   * (or lets a pending read receive it), then tears the connection down.
+   * Success means both close frames crossed.
+   */
+  asyncClose<T extends CompletionToken<[]> = DefaultToken<[]>>(
+    reason?: CloseReason | number,
+    token?: T,
+  ): AsyncResult<T, []> {
+    return startClose(this.impl, reason, token);
+  }
+}

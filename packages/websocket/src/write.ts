@@ -1,0 +1,136 @@
+/*
+ * The write operations (Beast impl/write.hpp, RFC 6455 §5.4).
+ *
+ * `asyncWrite` sends one whole message; `asyncWriteSome(fin, ...)` sends one
+ * frame of a message that ends when `fin` is true. With `autoFragment` the
+ * payload goes out in frames of `writeBufferBytes`; between two frames the
+ * write block is released to a waiting close, ping or pong, which therefore
+ * never splits a frame but may slip in between fragments (§5.4 allows
+ * control frames in the middle of a fragmented message).
+ */
+import {
+  type AsyncResult,
+  asyncCompose,
+  type CompletionToken,
+  type ComposeSelf,
+  cancellationType,
+  type DefaultToken,
+  type ErrorCode,
+  error as netError,
+} from '@tsio/completion-token';
+import type { AsyncStream } from '@tsio/net';
+import { Opcode } from './detail/rfc6455.js';
+import { error } from './error.js';
+import type { StreamImpl } from './impl.js';
+import { writeAll } from './read.js';
+
+class WriteOp<Next extends AsyncStream> {
+  private sent = 0;
+  private fragLen = 0;
+  private readonly onWritten: (ec: ErrorCode | null) => void;
+
+  constructor(
+    private readonly impl: StreamImpl<Next>,
+    private readonly self: ComposeSelf<[number]>,
+    private readonly payload: readonly Uint8Array[],
+    private readonly total: number,
+    /** The message ends with this operation. */
+    private readonly fin: boolean,
+  ) {
+    this.onWritten = self.bind((ec: ErrorCode | null) => this.afterWrite(ec));
+  }
+
+  start(): void {
+    const impl = this.impl;
+    // At most one write at a time (Beast asserts; tsio reports it).
+    if (impl.wrBlock instanceof WriteOp || impl.hasWriteWaiter('write')) {
+      return this.self.complete(error.operationNotPermitted, 0);
+    }
+    if (!impl.tryLockWrite(this, 'write', () => this.resumed())) {
+      // Waiting for a control frame to go out: total cancellation leaves no trace.
+      this.self.resetCancellationState(cancellationType.all);
+      this.self.cancellationSlot().assign(() => {
+        if (impl.cancelWriteWaiter('write')) this.self.complete(netError.operationAborted, 0);
+      });
+      return;
+    }
+    this.run();
+  }
+
+  private resumed(): void {
+    this.self.cancellationSlot().clear();
+    this.self.resetCancellationState(cancellationType.terminal);
+    this.run();
+  }
+
+  private run(): void {
+    const impl = this.impl;
+    if (impl.wrClose) return this.finish(error.closed);
+    if (impl.status !== 'open') return this.finish(impl.notOpenError());
+    const remaining = this.total - this.sent;
+    const len = impl.opts.autoFragment ? Math.min(remaining, impl.opts.writeBufferBytes) : remaining;
+    const last = this.sent + len === this.total;
+    const frameFin = last && this.fin;
+    const opcode = impl.wrCont ? Opcode.cont : impl.opts.binary ? Opcode.binary : Opcode.text;
+    impl.wrCont = !frameFin;
+    this.fragLen = len;
+    const frame = impl.makeFrame(opcode, frameFin, slice(this.payload, this.sent, len), len);
+    writeAll(impl.next, frame, this.onWritten);
+  }
+
+  private afterWrite(ec: ErrorCode | null): void {
+    const impl = this.impl;
+    if (ec) {
+      const reported = impl.stopError(ec);
+      impl.closeNextLayer();
+      return this.finish(reported);
+    }
+    this.sent += this.fragLen;
+    if (this.sent === this.total) return this.finish(null);
+    // Let a waiting close, ping or pong out between two fragments.
+    if (impl.yieldWrite(this, () => this.run())) return;
+    this.run();
+  }
+
+  private finish(ec: ErrorCode | null): void {
+    this.impl.unlockWrite(this);
+    this.self.complete(ec, this.sent);
+  }
+}
+
+/** The bytes `[start, start + len)` of a buffer sequence, as views. */
+function slice(bufs: readonly Uint8Array[], start: number, len: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let skip = start;
+  let want = len;
+  for (const b of bufs) {
+    if (want === 0) break;
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    const take = Math.min(b.length - skip, want);
+    out.push(skip === 0 && take === b.length ? b : b.subarray(skip, skip + take));
+    want -= take;
+    skip = 0;
+  }
+  return out;
+}
+
+export function startWrite<
+  Next extends AsyncStream,
+  T extends CompletionToken<[number]> = DefaultToken<[number]>,
+>(
+  impl: StreamImpl<Next>,
+  payload: readonly Uint8Array[],
+  fin: boolean,
+  token: T | undefined,
+): AsyncResult<T, [number]> {
+  let total = 0;
+  for (const b of payload) total += b.length;
+  return asyncCompose<[number], T>(
+    (self) => new WriteOp(impl, self, payload, total, fin).start(),
+    token,
+    impl.next,
+  );
+}
