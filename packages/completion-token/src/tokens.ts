@@ -31,7 +31,7 @@ import { type ErrorCode, error, SystemError } from './error.js';
 
 type AnyHandler = CompletionHandler<unknown[]>;
 
-function valueOf(values: unknown[]): unknown {
+function resultValue(values: unknown[]): unknown {
   return values.length <= 1 ? values[0] : values;
 }
 
@@ -42,7 +42,7 @@ export const usePromise: UsePromise = {
     return new Promise((resolve, reject) => {
       start((ec, ...values) => {
         if (ec) reject(new SystemError(ec));
-        else resolve(valueOf(values));
+        else resolve(resultValue(values));
       });
     });
   },
@@ -78,7 +78,7 @@ export const useObservable: UseObservable = {
         done = true;
         if (ec) subscriber.error(new SystemError(ec));
         else {
-          subscriber.next(valueOf(values));
+          subscriber.next(resultValue(values));
           subscriber.complete();
         }
       }) as AnyHandler & Associated;
