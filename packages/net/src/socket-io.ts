@@ -1,0 +1,542 @@
+// Shared by TcpStream and SslStream; not part of the public API (index.ts does not re-export this file).
+import type { Socket } from 'node:net';
+import {
+  type CompletionHandler,
+  cancellationType,
+  type ErrorCode,
+  error,
+  errorFromErrno,
+  getAssociatedCancellationSlot,
+} from '@tsio/completion-token';
+import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
+import type { ShutdownType } from './socket-base.js';
+
+/**
+ * Bytes a stream reads ahead of its user. Above this the Node socket is
+ * paused, so the kernel's receive window fills and the peer is throttled by
+ * TCP itself. 64 KiB is one `read(2)` of Node's: a reader that keeps up never
+ * sees the socket paused, and an idle connection costs at most this much
+ * (plus the socket's own readable buffer, 16 KiB by default in Node 20).
+ */
+export const READ_AHEAD_LIMIT = 64 * 1024;
+
+/**
+ * Writes up to this size are copied into a batch buffer and complete as soon
+ * as they are queued; larger ones are handed to the socket without a copy and
+ * complete when Node reports them written, since until then the caller's
+ * memory is still being read from.
+ */
+export const COPY_WRITE_LIMIT = 16 * 1024;
+
+/** Size of the buffers small writes are coalesced into. */
+const BATCH_BUFFER_SIZE = 64 * 1024;
+
+type Handler = CompletionHandler<[number]>;
+
+interface Op {
+  views: readonly Uint8Array[];
+  bytes: number;
+  handler: Handler;
+  /** Writes: 'waiting' for room (nothing transferred yet), 'sent' to the socket; reads stay 'waiting'. */
+  state: 'waiting' | 'sent' | 'done';
+}
+
+/** What a `SocketIo` needs from the stream that owns it: work counting and the expiry. */
+export interface IoOwner {
+  /** True when the stream's expiry has passed; the caller fails the operation with a timeout. */
+  expired(): boolean;
+  /** Closes the stream because its expiry passed; every pending operation completes with `timeout`. */
+  timeOut(): void;
+  /** An operation is now outstanding (counts executor work, arms the expiry timer). */
+  opStarted(): void;
+  opFinished(): void;
+  /** The error an operation started after the expiry completes with. */
+  readonly timeoutError: ErrorCode;
+}
+
+function toViews(seq: ConstBufferSequence | MutableBufferSequence): readonly Uint8Array[] {
+  return seq instanceof Uint8Array ? [seq] : seq;
+}
+
+function countBytes(views: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < views.length; i++) n += views[i]!.length;
+  return n;
+}
+
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/**
+ * The pull-based reader and batching writer over one Node socket (plain or
+ * TLS). It implements `readSome` / `writeSome` for a handler already made by
+ * `asyncInitiate`, so calling the handler here never runs it inline.
+ *
+ * Reading: `'data'` chunks are kept as they arrive (a partly consumed chunk
+ * becomes a subarray view, never a copy) and copied once, into the caller's
+ * buffers. The socket flows only while a read is pending or the read-ahead
+ * has room.
+ *
+ * Writing: bytes written during one turn of the event loop are flushed to
+ * the socket once, from `process.nextTick`, which runs after the executor's
+ * microtask drain and every promise continuation queued with it.
+ */
+export class SocketIo {
+  // Received chunks not yet read; `chunks[head]` may be a view of a partly consumed chunk.
+  private chunks: (Buffer | undefined)[] = [];
+  private head = 0;
+  private buffered = 0;
+  private readonly reads: Op[] = [];
+  private readonly writes: Op[] = [];
+  private paused = true;
+  private readEnded = false;
+  private receiveShut = false;
+  private sendShut = false;
+  private failure: ErrorCode | null = null;
+  private closed = false;
+  private detached = false;
+
+  // Write batch: segments in order, small writes coalesced into `batch` after `batchStart`.
+  private segments: Buffer[] = [];
+  private segmentOps: (Op | null)[] = [];
+  private batch: Buffer | null = null;
+  private batchStart = 0;
+  private batchEnd = 0;
+  private batchBytes = 0;
+  private flushScheduled = false;
+  private eofWaiters: ((ec: ErrorCode | null) => void)[] = [];
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: IoOwner,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    socket.pause();
+    this.updateFlow();
+  }
+
+  /** True until closed locally, by a timeout or by an error. */
+  isOpen(): boolean {
+    return !this.closed && !this.socket.destroyed;
+  }
+
+  /** Operations outstanding (for tests and the owner's bookkeeping). */
+  pendingCount(): number {
+    return this.reads.length + this.writes.length;
+  }
+
+  // ---- reading ------------------------------------------------------------
+
+  readSome(buffers: MutableBufferSequence, handler: Handler): void {
+    const views = toViews(buffers);
+    const bytes = countBytes(views);
+    if (this.owner.expired()) {
+      this.owner.timeOut();
+      handler(this.owner.timeoutError, 0);
+      return;
+    }
+    if (bytes === 0) {
+      handler(null, 0);
+      return;
+    }
+    if (this.reads.length === 0 && this.buffered > 0 && !this.receiveShut) {
+      const n = this.copyOut(views);
+      this.updateFlow();
+      handler(null, n);
+      return;
+    }
+    const ec = this.readError();
+    if (ec) {
+      handler(ec, 0);
+      return;
+    }
+    const op: Op = { views, bytes, handler, state: 'waiting' };
+    this.reads.push(op);
+    this.owner.opStarted();
+    // A pending read has transferred nothing (data is copied in only as it
+    // completes), so every cancellation type leaves the stream as it was.
+    getAssociatedCancellationSlot(handler)?.assign((type) => {
+      if ((type & cancellationType.all) === 0 || op.state === 'done') return;
+      this.reads.splice(this.reads.indexOf(op), 1);
+      this.finish(op, error.operationAborted, 0);
+      this.updateFlow();
+    });
+    this.updateFlow();
+  }
+
+  private readError(): ErrorCode | null {
+    if (this.closed) return this.failure ?? error.badDescriptor;
+    if (this.readEnded || this.receiveShut) return error.eof;
+    return this.failure;
+  }
+
+  private copyOut(views: readonly Uint8Array[]): number {
+    let copied = 0;
+    let vi = 0;
+    let vOff = 0;
+    while (vi < views.length && this.buffered > 0) {
+      const view = views[vi]!;
+      const chunk = this.chunks[this.head]!;
+      const n = Math.min(view.length - vOff, chunk.length);
+      view.set(n === chunk.length ? chunk : chunk.subarray(0, n), vOff);
+      copied += n;
+      vOff += n;
+      this.buffered -= n;
+      if (n === chunk.length) {
+        this.chunks[this.head++] = undefined;
+        if (this.head === this.chunks.length) {
+          this.chunks.length = 0;
+          this.head = 0;
+        }
+      } else {
+        this.chunks[this.head] = chunk.subarray(n);
+      }
+      if (vOff === view.length) {
+        vi++;
+        vOff = 0;
+      }
+    }
+    return copied;
+  }
+
+  private serveReads(): void {
+    while (this.reads.length > 0 && this.buffered > 0) {
+      const op = this.reads.shift()!;
+      this.finish(op, null, this.copyOut(op.views));
+    }
+    if (this.reads.length > 0) {
+      const ec = this.readError();
+      if (ec) this.failReads(ec);
+    }
+  }
+
+  private failReads(ec: ErrorCode): void {
+    const reads = this.reads.splice(0);
+    for (const op of reads) this.finish(op, ec, 0);
+  }
+
+  private updateFlow(): void {
+    if (this.closed || this.detached || this.readEnded) return;
+    const flow = this.reads.length > 0 || this.buffered < READ_AHEAD_LIMIT || this.receiveShut;
+    if (flow === !this.paused) return;
+    this.paused = !flow;
+    if (flow) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.receiveShut || this.closed) return;
+    if (this.buffered === 0 && this.reads.length > 0) {
+      // Straight into the waiting reader's memory, keeping only the excess.
+      const op = this.reads.shift()!;
+      this.chunks.push(chunk);
+      this.buffered = chunk.length;
+      this.finish(op, null, this.copyOut(op.views));
+    } else {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    this.serveReads();
+    this.updateFlow();
+  };
+
+  private readonly onEnd = (): void => {
+    this.readEnded = true;
+    this.serveReads();
+    this.settleEofWaiters(null);
+  };
+
+  private readonly onError = (err: Error): void => {
+    if (this.closed) return;
+    this.failure ??= errorFromErrno(err);
+    // Bytes received before the error are still delivered; only then the error.
+    this.serveReads();
+    this.failWrites(this.failure);
+    this.settleEofWaiters(this.failure);
+  };
+
+  private readonly onClose = (): void => {
+    if (this.closed) return;
+    if (!this.readEnded && !this.failure) this.failure = error.connectionAborted;
+    this.closed = true;
+    this.failReads(this.failure ?? error.eof);
+    this.failWrites(this.failure ?? error.brokenPipe);
+    this.settleEofWaiters(this.failure);
+  };
+
+  // ---- writing ------------------------------------------------------------
+
+  writeSome(buffers: ConstBufferSequence, handler: Handler): void {
+    const views = toViews(buffers);
+    const bytes = countBytes(views);
+    if (this.owner.expired()) {
+      this.owner.timeOut();
+      handler(this.owner.timeoutError, 0);
+      return;
+    }
+    if (bytes === 0) {
+      handler(null, 0);
+      return;
+    }
+    const ec = this.writeError();
+    if (ec) {
+      handler(ec, 0);
+      return;
+    }
+    const op: Op = { views, bytes, handler, state: 'waiting' };
+    if (this.writes.length === 0 && this.hasRoom() && bytes <= COPY_WRITE_LIMIT) {
+      this.copyIn(views, bytes);
+      handler(null, bytes);
+      return;
+    }
+    this.writes.push(op);
+    this.owner.opStarted();
+    getAssociatedCancellationSlot(handler)?.assign((type) => {
+      if (op.state === 'done') return;
+      // Waiting for room nothing has moved, so any type applies; once handed
+      // to the socket the bytes may be on the wire, so only terminal does.
+      const allowed = op.state === 'waiting' ? cancellationType.all : cancellationType.terminal;
+      if ((type & allowed) === 0) return;
+      const i = this.writes.indexOf(op);
+      if (i >= 0) this.writes.splice(i, 1);
+      this.finish(op, error.operationAborted, 0);
+    });
+    this.pumpWrites();
+  }
+
+  private writeError(): ErrorCode | null {
+    if (this.failure) return this.failure;
+    if (this.closed) return error.badDescriptor;
+    if (this.sendShut) return error.shutDown;
+    return null;
+  }
+
+  private hasRoom(): boolean {
+    return this.socket.writableLength + this.batchBytes < this.socket.writableHighWaterMark;
+  }
+
+  /** Starts waiting writes, in order, while the socket has room. */
+  private pumpWrites(): void {
+    for (const op of this.writes) {
+      if (op.state !== 'waiting') continue;
+      const ec = this.writeError();
+      if (ec) {
+        this.failWrites(ec);
+        return;
+      }
+      if (!this.hasRoom()) return;
+      if (op.bytes <= COPY_WRITE_LIMIT) {
+        this.copyIn(op.views, op.bytes);
+        this.writes.splice(this.writes.indexOf(op), 1);
+        this.finish(op, null, op.bytes);
+        this.pumpWrites();
+        return;
+      }
+      op.state = 'sent';
+      this.closeBatchSegment();
+      for (let i = 0; i < op.views.length; i++) {
+        const v = op.views[i]!;
+        if (v.length === 0) continue;
+        this.segments.push(asBuffer(v));
+        this.segmentOps.push(null);
+      }
+      this.segmentOps[this.segmentOps.length - 1] = op;
+      this.batchBytes += op.bytes;
+      this.scheduleFlush();
+    }
+  }
+
+  private failWrites(ec: ErrorCode): void {
+    const writes = this.writes.splice(0);
+    for (const op of writes) this.finish(op, ec, 0);
+  }
+
+  private copyIn(views: readonly Uint8Array[], bytes: number): void {
+    let batch = this.batch;
+    if (batch === null || batch.length - this.batchEnd < bytes) {
+      this.closeBatchSegment();
+      batch = this.batch = Buffer.allocUnsafe(Math.max(BATCH_BUFFER_SIZE, bytes));
+      this.batchStart = this.batchEnd = 0;
+    }
+    for (let i = 0; i < views.length; i++) {
+      const v = views[i]!;
+      batch.set(v, this.batchEnd);
+      this.batchEnd += v.length;
+    }
+    this.batchBytes += bytes;
+    this.scheduleFlush();
+  }
+
+  /**
+   * Turns the coalesced bytes into a segment. The batch buffer keeps filling
+   * after them: the socket only ever reads the region already handed over.
+   */
+  private closeBatchSegment(): void {
+    if (this.batch === null || this.batchEnd === this.batchStart) return;
+    this.segments.push(this.batch.subarray(this.batchStart, this.batchEnd));
+    this.segmentOps.push(null);
+    this.batchStart = this.batchEnd;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(this.flush);
+  }
+
+  /** Hands the batch to the socket: one write, or a corked run that Node turns into one `writev`. */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.closeBatchSegment();
+    const segs = this.segments;
+    const ops = this.segmentOps;
+    if (segs.length === 0) return;
+    this.segments = [];
+    this.segmentOps = [];
+    this.batchBytes = 0;
+    if (this.closed || this.socket.destroyed) return;
+    const sock = this.socket;
+    const many = segs.length > 1;
+    if (many) sock.cork();
+    for (let i = 0; i < segs.length; i++) {
+      const op = ops[i];
+      if (op) sock.write(segs[i]!, (err) => this.onWritten(op, err));
+      else sock.write(segs[i]!);
+    }
+    if (many) sock.uncork();
+    this.pumpWrites();
+  };
+
+  private onWritten(op: Op, err: Error | null | undefined): void {
+    if (op.state === 'done') return;
+    const i = this.writes.indexOf(op);
+    if (i >= 0) this.writes.splice(i, 1);
+    if (err) {
+      this.failure ??= errorFromErrno(err);
+      this.finish(op, this.failure, 0);
+    } else {
+      this.finish(op, null, op.bytes);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.pumpWrites();
+  };
+
+  // ---- completion, cancellation, closing -----------------------------------
+
+  private finish(op: Op, ec: ErrorCode | null, n: number): void {
+    op.state = 'done';
+    this.owner.opFinished();
+    op.handler(ec, n);
+  }
+
+  /** Completes every pending operation with `ec` (Asio's `cancel()` gives `operationAborted`). */
+  abortAll(ec: ErrorCode): void {
+    this.failReads(ec);
+    this.failWrites(ec);
+  }
+
+  /**
+   * Asio's `shutdown`. `'send'` flushes what is queued and then sends FIN
+   * (for TLS, close_notify first); `'receive'` makes reads report `eof` and
+   * discards whatever arrives from now on.
+   */
+  shutdown(what: ShutdownType): ErrorCode | null {
+    if (this.closed) return error.badDescriptor;
+    if (what !== 'receive' && !this.sendShut) {
+      this.sendShut = true;
+      this.flush();
+      this.failWrites(error.shutDown);
+      this.socket.end();
+    }
+    if (what !== 'send' && !this.receiveShut) {
+      this.receiveShut = true;
+      this.discardBuffered();
+      this.failReads(error.eof);
+      this.updateFlow();
+    }
+    return null;
+  }
+
+  private discardBuffered(): void {
+    this.chunks.length = 0;
+    this.head = 0;
+    this.buffered = 0;
+  }
+
+  /**
+   * Waits for the peer's end of the stream, discarding data that arrives
+   * first; `null` on eof. Used by the TLS shutdown, which waits for the
+   * peer's close_notify or FIN.
+   */
+  waitEof(callback: (ec: ErrorCode | null) => void): void {
+    this.discardBuffered();
+    this.receiveShut = true;
+    this.failReads(error.eof);
+    if (this.readEnded) {
+      callback(null);
+      return;
+    }
+    if (this.closed) {
+      callback(this.failure);
+      return;
+    }
+    this.eofWaiters.push(callback);
+    this.updateFlow();
+  }
+
+  private settleEofWaiters(ec: ErrorCode | null): void {
+    const waiters = this.eofWaiters.splice(0);
+    for (const w of waiters) w(ec);
+  }
+
+  /**
+   * Closes the socket: pending operations complete with `ec`. Bytes whose
+   * `writeSome` already completed are still sent (as the kernel would send
+   * them after `close(2)`), unless `abortive` — a timeout or an error, where
+   * the peer is not expected to read them.
+   */
+  close(ec: ErrorCode = error.operationAborted, abortive = false): void {
+    if (this.closed) return;
+    this.abortAll(ec);
+    this.settleEofWaiters(ec);
+    this.flush();
+    this.closed = true;
+    this.discardBuffered();
+    const sock = this.socket;
+    if (!abortive && !this.failure && sock.writableLength > 0 && !sock.writableEnded) {
+      sock.end(() => sock.destroy());
+      sock.resume();
+    } else {
+      sock.destroy();
+    }
+  }
+
+  /**
+   * Stops using the socket without closing it and gives it back with the
+   * bytes read ahead pushed back into it, so a TLS layer taking over the
+   * connection sees every byte (Node's TLSSocket feeds a wrapped socket's
+   * buffered data to the TLS engine).
+   */
+  detach(): Socket {
+    this.flush();
+    this.detached = true;
+    const sock = this.socket;
+    sock.pause();
+    sock.off('data', this.onData);
+    sock.off('end', this.onEnd);
+    sock.off('error', this.onError);
+    sock.off('close', this.onClose);
+    sock.off('drain', this.onDrain);
+    for (let i = this.chunks.length - 1; i >= this.head; i--) sock.unshift(this.chunks[i]!);
+    this.discardBuffered();
+    this.closed = true;
+    return sock;
+  }
+}

@@ -1,0 +1,353 @@
+import { Socket } from 'node:net';
+import {
+  type AsyncResult,
+  asyncInitiate,
+  type CompletionHandler,
+  type CompletionToken,
+  cancellationType,
+  type DefaultToken,
+  type ErrorCode,
+  error,
+  errorFromErrno,
+  getAssociatedCancellationSlot,
+  SystemError,
+} from '@tsio/completion-token';
+import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } from '@tsio/executor';
+import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
+import { Endpoint } from './endpoint.js';
+import { beastError } from './error.js';
+import type { ShutdownType } from './socket-base.js';
+import { type IoOwner, SocketIo } from './socket-io.js';
+
+/** A `performance.now()` timestamp, the clock `expiresAt` takes (steady, like `std::chrono::steady_clock`). */
+export type TimePoint = number;
+
+function endpointOf(address: string | undefined, port: number | undefined): Endpoint {
+  if (address === undefined || port === undefined) throw new SystemError(error.notConnected);
+  // Node reports IPv4-mapped peers of a dual-stack listener as '::ffff:a.b.c.d'; Asio does too.
+  return new Endpoint(address, port);
+}
+
+/**
+ * Beast's `tcp_stream` (`basic_stream<tcp>`) over a Node `net.Socket`.
+ *
+ * Reading is pull-based and writing is batched (see `SocketIo`). Beast's
+ * timeouts: after `expiresAfter(ms)` every operation still pending when the
+ * expiry passes — a connect, a `readSome`, a `writeSome`, or one of the TLS
+ * layer's operations over this stream — completes with `beastError.timeout`
+ * and the socket is closed; an operation started after the expiry fails the
+ * same way. The expiry stays until changed, as in Beast.
+ */
+export class TcpStream {
+  private readonly executor: Executor;
+  private sock: Socket | null = null;
+  private io: SocketIo | null = null;
+  /** The TLS layer's I/O once an `SslStream` has taken the socket over; cancel, close and timeouts reach it too. */
+  private upper: SocketIo | null = null;
+  private connecting: ((ec: ErrorCode) => void) | null = null;
+  private expiry: TimePoint = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
+  private pending = 0;
+
+  /**
+   * `new TcpStream()` uses the default executor; `new TcpStream(ioc)`,
+   * `new TcpStream(strand)` use that executor; `new TcpStream(socket, ex?)`
+   * adopts a connected Node socket (an accepted one, or one from an HTTP
+   * `'upgrade'` event).
+   */
+  constructor(executorOrContext?: ExecutorOrContext);
+  constructor(socket: Socket, executorOrContext?: ExecutorOrContext);
+  constructor(a?: ExecutorOrContext | Socket, b?: ExecutorOrContext) {
+    if (a instanceof Socket) {
+      this.executor = b ? toExecutor(b) : defaultExecutor();
+      this.adopt(a);
+    } else {
+      this.executor = a ? toExecutor(a) : defaultExecutor();
+    }
+  }
+
+  getExecutor(): Executor {
+    return this.executor;
+  }
+
+  /** The Node socket; throws `badDescriptor` when the stream has none (never connected, or closed). */
+  socket(): Socket {
+    if (!this.sock) throw new SystemError(error.badDescriptor, 'TcpStream.socket()');
+    return this.sock;
+  }
+
+  isOpen(): boolean {
+    return this.sock !== null && !this.sock.destroyed && (this.io?.isOpen() ?? this.upper !== null);
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.socket().setNoDelay(noDelay);
+  }
+
+  localEndpoint(): Endpoint {
+    const s = this.socket();
+    return endpointOf(s.localAddress, s.localPort);
+  }
+
+  remoteEndpoint(): Endpoint {
+    const s = this.socket();
+    return endpointOf(s.remoteAddress, s.remotePort);
+  }
+
+  // ---- timeouts -------------------------------------------------------------
+
+  /** Operations pending at, or started after, `ms` milliseconds from now fail with `timeout`. */
+  expiresAfter(ms: number): void {
+    this.expiresAt(performance.now() + ms);
+  }
+
+  /** Like `expiresAfter`, with a `performance.now()` time point. */
+  expiresAt(t: TimePoint): void {
+    this.expiry = t;
+    this.armTimer();
+  }
+
+  /** Removes the expiry. */
+  expiresNever(): void {
+    this.expiry = Number.POSITIVE_INFINITY;
+    this.armTimer();
+  }
+
+  /** The current expiry as a `performance.now()` time point (`Infinity` for never). */
+  expiresAtTime(): TimePoint {
+    return this.expiry;
+  }
+
+  private armTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.pending === 0 || this.expiry === Number.POSITIVE_INFINITY) return;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(this.expiry - performance.now())));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    if (this.pending === 0) return;
+    // Timers may fire a fraction of a millisecond before performance.now() reaches the expiry.
+    if (performance.now() + 1 >= this.expiry) this.timeOut();
+    else this.armTimer();
+  };
+
+  /** @internal the hooks a `SocketIo` (ours or the TLS layer's) calls. */
+  readonly owner: IoOwner = {
+    expired: () => performance.now() >= this.expiry,
+    timeOut: () => this.timeOut(),
+    opStarted: () => {
+      this.executor.onWorkStarted();
+      if (this.pending++ === 0 && this.expiry !== Number.POSITIVE_INFINITY) this.armTimer();
+    },
+    opFinished: () => {
+      this.executor.onWorkFinished();
+      if (--this.pending === 0 && this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+    },
+    timeoutError: beastError.timeout,
+  };
+
+  private timeOut(): void {
+    this.connecting?.(beastError.timeout);
+    this.upper?.close(beastError.timeout, true);
+    this.io?.close(beastError.timeout, true);
+    this.sock?.destroy();
+  }
+
+  // ---- connect --------------------------------------------------------------
+
+  /**
+   * Beast's `async_connect` with an endpoint or a range of them (a resolver's
+   * results): tries each in turn until one connects, and completes with it.
+   * A failure of all gives the last attempt's error. Any cancellation type
+   * aborts the attempt in progress.
+   */
+  asyncConnect<T extends CompletionToken<[Endpoint]> = DefaultToken<[Endpoint]>>(
+    endpoints: Endpoint | readonly Endpoint[],
+    token?: T,
+  ): AsyncResult<T, [Endpoint]> {
+    const list = endpoints instanceof Endpoint ? [endpoints] : [...endpoints];
+    return asyncInitiate<[Endpoint], [], T>(
+      { executor: this.executor, initiate: (handler) => this.startConnect(list, handler) },
+      token,
+    );
+  }
+
+  private startConnect(list: Endpoint[], handler: CompletionHandler<[Endpoint]>): void {
+    if (this.owner.expired()) {
+      this.timeOut();
+      handler(beastError.timeout, undefined as unknown as Endpoint);
+      return;
+    }
+    if (list.length === 0) {
+      handler(error.hostNotFound, undefined as unknown as Endpoint);
+      return;
+    }
+    if (this.connecting) {
+      handler(error.inProgress, undefined as unknown as Endpoint);
+      return;
+    }
+    this.closeSocket(error.operationAborted);
+    this.owner.opStarted();
+    let index = 0;
+    let attempt: Socket | null = null;
+    let lastError: ErrorCode = error.hostNotFound;
+    const done = (ec: ErrorCode | null, ep?: Endpoint) => {
+      this.connecting = null;
+      this.owner.opFinished();
+      handler(ec, ep as Endpoint);
+    };
+    const abort = (ec: ErrorCode) => {
+      attempt?.destroy();
+      attempt = null;
+      done(ec);
+    };
+    this.connecting = abort;
+    getAssociatedCancellationSlot(handler)?.assign((type) => {
+      if (type & cancellationType.all && this.connecting === abort) abort(error.operationAborted);
+    });
+    const next = () => {
+      if (index >= list.length) {
+        done(lastError);
+        return;
+      }
+      const ep = list[index++]!;
+      const s = new Socket({ allowHalfOpen: true });
+      attempt = s;
+      const onError = (err: Error) => {
+        s.off('connect', onConnect);
+        s.destroy();
+        if (attempt !== s) return;
+        attempt = null;
+        lastError = errorFromErrno(err);
+        next();
+      };
+      const onConnect = () => {
+        s.off('error', onError);
+        if (attempt !== s) return;
+        attempt = null;
+        this.adopt(s);
+        done(null, ep);
+      };
+      s.once('error', onError);
+      s.once('connect', onConnect);
+      s.connect({ host: ep.address().toString(), port: ep.port(), family: ep.protocol().familyNumber() });
+    };
+    next();
+  }
+
+  private adopt(s: Socket): void {
+    // Beast's teardown reads to eof after sending FIN and may send after
+    // receiving one: Node must not end our side when the peer ends theirs.
+    s.allowHalfOpen = true;
+    this.sock = s;
+    this.io = new SocketIo(s, this.owner);
+  }
+
+  // ---- reading and writing ------------------------------------------------
+
+  /**
+   * Reads at least one byte into `buffers` (Asio's `async_read_some`);
+   * completes with `eof` once the peer has finished sending and every byte
+   * before it was read. Terminal, partial and total cancellation all apply:
+   * a pending read has transferred nothing.
+   */
+  readSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffers: MutableBufferSequence,
+    token?: T,
+  ): AsyncResult<T, [number]> {
+    return asyncInitiate<[number], [], T>(
+      {
+        executor: this.executor,
+        initiate: (handler) => {
+          if (this.io) this.io.readSome(buffers, handler);
+          else handler(this.upper ? error.operationNotSupported : error.notConnected, 0);
+        },
+      },
+      token,
+    );
+  }
+
+  /**
+   * Writes all of `buffers` (Asio's `async_write_some`; TCP takes them
+   * whole). Up to 16 KiB completes as soon as the bytes are copied into the
+   * socket's queue, while that queue is below its high-water mark; larger
+   * buffers are not copied and complete once Node has written them. Bytes
+   * written during one turn go to the socket in one `write`/`writev`.
+   * Cancellation: any type while waiting for room, terminal once sent.
+   */
+  writeSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
+    buffers: ConstBufferSequence,
+    token?: T,
+  ): AsyncResult<T, [number]> {
+    return asyncInitiate<[number], [], T>(
+      {
+        executor: this.executor,
+        initiate: (handler) => {
+          if (this.io) this.io.writeSome(buffers, handler);
+          else handler(this.upper ? error.operationNotSupported : error.notConnected, 0);
+        },
+      },
+      token,
+    );
+  }
+
+  // ---- cancel, shutdown, close ----------------------------------------------
+
+  /** Pending operations (connect, reads, writes, and the TLS layer's) complete with `operationAborted`. */
+  cancel(): void {
+    this.connecting?.(error.operationAborted);
+    this.io?.abortAll(error.operationAborted);
+    this.upper?.abortAll(error.operationAborted);
+  }
+
+  /**
+   * Asio's `shutdown(what)`, returning the error instead of throwing
+   * (`null` on success). `'send'` sends FIN after every byte already
+   * written; `'receive'` makes reads report `eof`.
+   */
+  shutdown(what: ShutdownType): ErrorCode | null {
+    if (this.upper) return error.operationNotSupported;
+    return this.io ? this.io.shutdown(what) : error.notConnected;
+  }
+
+  /**
+   * Closes the socket; pending operations complete with `operationAborted`.
+   * Bytes already accepted by `writeSome` are still sent, as the kernel
+   * sends a closed socket's queue.
+   */
+  close(): void {
+    this.cancel();
+    this.closeSocket(error.operationAborted);
+  }
+
+  private closeSocket(ec: ErrorCode): void {
+    this.upper?.close(ec);
+    this.io?.close(ec);
+    if (this.io === null && this.upper === null) this.sock?.destroy();
+    this.upper = null;
+    this.io = null;
+    this.sock = null;
+  }
+
+  /**
+   * @internal For `SslStream`: hands the connected socket over (with any
+   * bytes read ahead pushed back into it). `makeUpper` builds the TLS
+   * socket; its I/O is driven by a `SocketIo` that shares this stream's
+   * expiry, cancel and close.
+   */
+  handOver(makeUpper: (raw: Socket) => Socket): SocketIo | null {
+    if (!this.io || !this.sock) return null;
+    const raw = this.io.detach();
+    this.io = null;
+    const upper = makeUpper(raw);
+    this.upper = new SocketIo(upper, this.owner);
+    return this.upper;
+  }
+}

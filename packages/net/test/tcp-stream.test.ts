@@ -1,0 +1,541 @@
+import { createServer, type Server, Socket } from 'node:net';
+import {
+  asTuple,
+  bindCancellationSlot,
+  CancellationSignal,
+  cancellationType,
+  type ErrorCode,
+  error,
+  SystemError,
+  useObservable,
+} from '@tsio/completion-token';
+import { IoContext, makeStrand } from '@tsio/executor';
+import fc from 'fast-check';
+import { firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Endpoint } from '../src/endpoint.js';
+import { beastError } from '../src/error.js';
+import { READ_AHEAD_LIMIT } from '../src/socket-io.js';
+import { TcpStream } from '../src/tcp-stream.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A loopback server whose accepted sockets arrive in order through `next()`. */
+async function listen(): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
+  const waiting: ((s: Socket) => void)[] = [];
+  const arrived: Socket[] = [];
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    cleanups.push(() => s.destroy());
+    const w = waiting.shift();
+    if (w) w(s);
+    else arrived.push(s);
+  });
+  cleanups.push(() => server.close());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const next = () =>
+    new Promise<Socket>((resolve) => {
+      const s = arrived.shift();
+      if (s) resolve(s);
+      else waiting.push(resolve);
+    });
+  return { server, port: address.port, next };
+}
+
+async function connected(): Promise<{ stream: TcpStream; peer: Socket; port: number }> {
+  const { port, next } = await listen();
+  const stream = new TcpStream();
+  cleanups.push(() => stream.close());
+  const [ep, peer] = await Promise.all([stream.asyncConnect(new Endpoint('127.0.0.1', port)), next()]);
+  expect(ep.port()).toBe(port);
+  return { stream, peer, port };
+}
+
+function readAll(s: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+describe('TcpStream connect', () => {
+  it('connects with a callback and reports both endpoints', async () => {
+    const { port, next } = await listen();
+    const stream = new TcpStream();
+    cleanups.push(() => stream.close());
+    const result = await new Promise<[ErrorCode | null, Endpoint]>((resolve) => {
+      let inline = true;
+      stream.asyncConnect(new Endpoint('127.0.0.1', port), (ec, ep) => {
+        expect(inline).toBe(false);
+        resolve([ec, ep]);
+      });
+      inline = false;
+    });
+    expect(result[0]).toBeNull();
+    expect(result[1].toString()).toBe(`127.0.0.1:${port}`);
+    const peer = await next();
+    expect(stream.isOpen()).toBe(true);
+    expect(stream.remoteEndpoint().port()).toBe(port);
+    expect(stream.localEndpoint().port()).toBe(peer.remotePort);
+    expect(stream.localEndpoint().address().toString()).toBe('127.0.0.1');
+  });
+
+  it('tries each endpoint of a range in turn and completes with the one that connected', async () => {
+    const { port } = await listen();
+    const dead = await closedPort();
+    const stream = new TcpStream();
+    cleanups.push(() => stream.close());
+    const ep = await stream.asyncConnect([
+      new Endpoint('127.0.0.1', dead),
+      new Endpoint('127.0.0.1', dead),
+      new Endpoint('127.0.0.1', port),
+    ]);
+    expect(ep.port()).toBe(port);
+  });
+
+  it('gives connectionRefused on a closed port (promise, observable, callback)', async () => {
+    const dead = await closedPort();
+    const stream = new TcpStream();
+    cleanups.push(() => stream.close());
+    const err = await stream.asyncConnect(new Endpoint('127.0.0.1', dead)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SystemError);
+    expect((err as SystemError).code).toBe(error.connectionRefused);
+    const rx = await firstValueFrom(
+      stream.asyncConnect(new Endpoint('127.0.0.1', dead), useObservable),
+    ).catch((e: unknown) => e);
+    expect((rx as SystemError).code).toBe(error.connectionRefused);
+    const ec = await new Promise<ErrorCode | null>((resolve) =>
+      stream.asyncConnect([new Endpoint('127.0.0.1', dead)], (e) => resolve(e)),
+    );
+    expect(ec).toBe(error.connectionRefused);
+    expect(stream.isOpen()).toBe(false);
+  });
+
+  it('fails an empty range without starting', async () => {
+    const stream = new TcpStream();
+    const [ec] = await stream.asyncConnect([], asTuple());
+    expect(ec).toBe(error.hostNotFound);
+  });
+
+  it('a connect started after the expiry fails with timeout', async () => {
+    const { port } = await listen();
+    const stream = new TcpStream();
+    stream.expiresAfter(0);
+    await new Promise((r) => setTimeout(r, 5));
+    const [ec] = await stream.asyncConnect(new Endpoint('127.0.0.1', port), asTuple());
+    expect(ec).toBe(beastError.timeout);
+  });
+
+  it('cancel() aborts a pending connect', async () => {
+    const { port } = await listen();
+    const stream = new TcpStream();
+    cleanups.push(() => stream.close());
+    const p = stream.asyncConnect(new Endpoint('127.0.0.1', port), asTuple());
+    stream.cancel();
+    const [ec] = await p;
+    expect(ec).toBe(error.operationAborted);
+  });
+});
+
+describe('TcpStream read and write', () => {
+  it('writes with every token and the peer receives the bytes in order', async () => {
+    const { stream, peer } = await connected();
+    const received = readAll(peer);
+    const n1 = await stream.writeSome(Buffer.from('hello '));
+    expect(n1).toBe(6);
+    const n2 = await new Promise<number>((resolve, reject) =>
+      stream.writeSome([Buffer.from('wor'), Buffer.from('ld')], (ec, n) => (ec ? reject(ec) : resolve(n))),
+    );
+    expect(n2).toBe(5);
+    const n3 = await firstValueFrom(stream.writeSome(Buffer.from('!'), useObservable));
+    expect(n3).toBe(1);
+    expect(stream.shutdown('send')).toBeNull();
+    expect((await received).toString()).toBe('hello world!');
+  });
+
+  it('reads with every token, then eof after the peer ends', async () => {
+    const { stream, peer } = await connected();
+    peer.write('abcdef');
+    const buf = Buffer.alloc(4);
+    const n = await stream.readSome(buf);
+    expect(buf.subarray(0, n).toString()).toBe('abcd'.slice(0, n));
+    let got = buf.subarray(0, n).toString();
+    while (got.length < 6) {
+      const b = Buffer.alloc(4);
+      const m = await firstValueFrom(stream.readSome(b, useObservable));
+      got += b.subarray(0, m).toString();
+    }
+    expect(got).toBe('abcdef');
+    peer.end();
+    const [ec, zero] = await new Promise<[ErrorCode | null, number]>((resolve) =>
+      stream.readSome(Buffer.alloc(4), (e, m) => resolve([e, m])),
+    );
+    expect(ec).toBe(error.eof);
+    expect(zero).toBe(0);
+    // Half-open: after the peer's FIN we can still send (Beast's client teardown).
+    const received = readAll(peer);
+    await stream.writeSome(Buffer.from('bye'));
+    stream.shutdown('send');
+    expect((await received).toString()).toBe('bye');
+  });
+
+  it('a zero-length read or write completes at once with 0, never inline', async () => {
+    const { stream } = await connected();
+    let inline = true;
+    const p = new Promise<number>((resolve) => stream.readSome(Buffer.alloc(0), (_ec, n) => resolve(n)));
+    inline = false;
+    expect(await p).toBe(0);
+    expect(inline).toBe(false);
+    expect(await stream.writeSome([])).toBe(0);
+  });
+
+  it('a reset gives connectionReset', async () => {
+    const { stream, peer } = await connected();
+    peer.resetAndDestroy();
+    const [ec] = await stream.readSome(Buffer.alloc(10), asTuple());
+    expect(ec).toBe(error.connectionReset);
+  });
+
+  it('delivers bytes received before a FIN, then eof', async () => {
+    const { stream, peer } = await connected();
+    peer.end('tail');
+    await new Promise((r) => setTimeout(r, 20));
+    const buf = Buffer.alloc(10);
+    const n = await stream.readSome(buf);
+    expect(buf.subarray(0, n).toString()).toBe('tail');
+    const [ec] = await stream.readSome(buf, asTuple());
+    expect(ec).toBe(error.eof);
+  });
+
+  it('reads and writes on an IoContext and on a strand', async () => {
+    const { port, next } = await listen();
+    const ioc = new IoContext();
+    const stream = new TcpStream(makeStrand(ioc));
+    cleanups.push(() => stream.close());
+    const log: string[] = [];
+    stream.asyncConnect(new Endpoint('127.0.0.1', port), (ec) => {
+      log.push(`connect ${ec}`);
+      stream.writeSome(Buffer.from('ping'), (ec2, n) => {
+        log.push(`write ${ec2} ${n}`);
+        const buf = Buffer.alloc(8);
+        stream.readSome(buf, (ec3, m) => log.push(`read ${ec3} ${buf.subarray(0, m)}`));
+      });
+    });
+    const peer = await (async () => {
+      const run = ioc.run();
+      const p = await next();
+      p.on('data', (d) => p.write(Buffer.from(d.toString().toUpperCase())));
+      await run;
+      return p;
+    })();
+    expect(log).toEqual(['connect null', 'write null 4', 'read null PING']);
+    peer.destroy();
+  });
+
+  it('preserves byte order under random chunking in both directions', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 12 }),
+        async (writeSizes, readSizes) => {
+          const { stream, peer } = await connected();
+          const total = writeSizes.reduce((a, b) => a + b, 0);
+          const data = Buffer.alloc(total);
+          for (let i = 0; i < total; i++) data[i] = (i * 31 + (i >> 8)) & 0xff;
+          // Peer -> stream, in the peer's chunks; read back in other sizes.
+          let off = 0;
+          for (const size of writeSizes) {
+            peer.write(data.subarray(off, off + size));
+            off += size;
+          }
+          peer.end();
+          const got: Buffer[] = [];
+          let k = 0;
+          for (;;) {
+            const buf = Buffer.alloc(readSizes[k++ % readSizes.length]!);
+            const [ec, n] = await stream.readSome([buf.subarray(0, 1), buf.subarray(1)], asTuple());
+            if (ec) {
+              expect(ec).toBe(error.eof);
+              break;
+            }
+            got.push(Buffer.from(buf.subarray(0, n)));
+          }
+          expect(Buffer.concat(got).equals(data)).toBe(true);
+          // Stream -> peer, written in the read sizes, several per turn.
+          const received = readAll(peer);
+          off = 0;
+          const pending: Promise<number>[] = [];
+          k = 0;
+          while (off < total) {
+            const size = Math.min(readSizes[k++ % readSizes.length]!, total - off);
+            const chunk = data.subarray(off, off + size);
+            off += size;
+            if (k % 3 === 0) await Promise.all(pending.splice(0));
+            pending.push(stream.writeSome(chunk));
+          }
+          await Promise.all(pending);
+          stream.shutdown('send');
+          expect((await received).equals(data)).toBe(true);
+          stream.close();
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
+
+describe('TcpStream timeouts and cancellation', () => {
+  it('expiresAfter on a read gives beastError.timeout and closes the stream', async () => {
+    const { stream, peer } = await connected();
+    const closed = new Promise<void>((resolve) => peer.on('end', () => resolve()));
+    peer.resume();
+    stream.expiresAfter(30);
+    const [ec, n] = await stream.readSome(Buffer.alloc(10), asTuple());
+    expect(ec).toBe(beastError.timeout);
+    expect(n).toBe(0);
+    expect(stream.isOpen()).toBe(false);
+    await closed;
+  });
+
+  it('a timeout completes a pending callback read and a pending write', async () => {
+    const { stream } = await connected();
+    stream.expiresAfter(20);
+    const readEc = new Promise<ErrorCode | null>((resolve) =>
+      stream.readSome(Buffer.alloc(10), (ec) => resolve(ec)),
+    );
+    expect(await readEc).toBe(beastError.timeout);
+    const [wec] = await stream.writeSome(Buffer.from('x'), asTuple());
+    expect(wec).toBe(beastError.timeout);
+  });
+
+  it('expiresNever keeps a read pending past the old expiry', async () => {
+    const { stream, peer } = await connected();
+    stream.expiresAfter(10);
+    stream.expiresNever();
+    const p = stream.readSome(Buffer.alloc(10));
+    await new Promise((r) => setTimeout(r, 40));
+    peer.write('late');
+    expect(await p).toBe(4);
+  });
+
+  it('cancel() completes a pending read with operationAborted; the stream stays usable', async () => {
+    const { stream, peer } = await connected();
+    const p = stream.readSome(Buffer.alloc(10), asTuple());
+    stream.cancel();
+    const [ec] = await p;
+    expect(ec).toBe(error.operationAborted);
+    peer.write('after');
+    const buf = Buffer.alloc(10);
+    const n = await stream.readSome(buf);
+    expect(buf.subarray(0, n).toString()).toBe('after');
+  });
+
+  it('per-operation cancellation: terminal, partial and total all cancel a read with nothing transferred', async () => {
+    const { stream, peer } = await connected();
+    for (const type of [cancellationType.terminal, cancellationType.partial, cancellationType.total]) {
+      const signal = new CancellationSignal();
+      const p = stream.readSome(Buffer.alloc(10), bindCancellationSlot(signal.slot(), asTuple()));
+      signal.emit(type);
+      const [ec] = await p;
+      expect(ec).toBe(error.operationAborted);
+    }
+    peer.write('ok');
+    expect(await stream.readSome(Buffer.alloc(10))).toBe(2);
+  });
+
+  it('unsubscribing from an observable read cancels it', async () => {
+    const { stream, peer } = await connected();
+    const sub = stream.readSome(Buffer.alloc(10), useObservable).subscribe();
+    sub.unsubscribe();
+    peer.write('x');
+    // The cancelled read took nothing: the byte goes to the next read.
+    const buf = Buffer.alloc(10);
+    const n = await stream.readSome(buf);
+    expect(buf.subarray(0, n).toString()).toBe('x');
+  });
+
+  it('AbortSignal aborts a read', async () => {
+    const { withAbortSignal } = await import('@tsio/completion-token');
+    const { stream } = await connected();
+    const ac = new AbortController();
+    const p = stream.readSome(Buffer.alloc(10), withAbortSignal(ac.signal, asTuple()));
+    ac.abort();
+    const [ec] = await p;
+    expect(ec).toBe(error.operationAborted);
+  });
+
+  it('close() completes pending operations with operationAborted; later ones fail', async () => {
+    const { stream } = await connected();
+    const p = stream.readSome(Buffer.alloc(10), asTuple());
+    stream.close();
+    expect((await p)[0]).toBe(error.operationAborted);
+    expect(stream.isOpen()).toBe(false);
+    const [ec] = await stream.readSome(Buffer.alloc(1), asTuple());
+    expect(ec).toBe(error.notConnected);
+    const [wec] = await stream.writeSome(Buffer.alloc(1), asTuple());
+    expect(wec).toBe(error.notConnected);
+  });
+
+  it('close() still sends bytes whose writeSome completed', async () => {
+    const { stream, peer } = await connected();
+    const received = readAll(peer);
+    await stream.writeSome(Buffer.from('last words'));
+    stream.close();
+    expect((await received).toString()).toBe('last words');
+  });
+});
+
+describe('TcpStream flow control', () => {
+  it('reads ahead at most READ_AHEAD_LIMIT bytes and loses nothing', async () => {
+    const { stream, peer } = await connected();
+    const total = 4 * 1024 * 1024;
+    const data = Buffer.alloc(total);
+    for (let i = 0; i < total; i++) data[i] = i % 251;
+    peer.write(data);
+    await new Promise((r) => setTimeout(r, 100));
+    // The peer could not push everything: the stream paused its socket.
+    expect(peer.writableLength).toBeGreaterThan(0);
+    expect(READ_AHEAD_LIMIT).toBe(64 * 1024);
+    const got = Buffer.alloc(total);
+    let off = 0;
+    while (off < total) off += await stream.readSome(got.subarray(off, Math.min(total, off + 100_000)));
+    expect(got.equals(data)).toBe(true);
+  });
+
+  it('a peer sending 100 MiB to a stream nobody reads does not grow memory', async () => {
+    const { stream, peer } = await connected();
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const target = 100 * 1024 * 1024;
+    let sent = 0;
+    // Let the allocator settle before the baseline.
+    globalThis.gc?.();
+    const before = process.memoryUsage().rss;
+    const stalled = new Promise<void>((resolve) => {
+      const pump = () => {
+        while (sent < target) {
+          sent += chunk.length;
+          if (!peer.write(chunk)) {
+            // Stalled if no drain comes for a while: the reader applies backpressure.
+            const t = setTimeout(resolve, 300);
+            peer.once('drain', () => {
+              clearTimeout(t);
+              pump();
+            });
+            return;
+          }
+        }
+        resolve();
+      };
+      pump();
+    });
+    await stalled;
+    const growth = process.memoryUsage().rss - before;
+    // The peer's writes stall once the kernel buffers (a few MiB on loopback)
+    // and the stream's 64 KiB read-ahead are full. 16 MiB leaves room for
+    // allocator noise while 100 MiB of buffering would blow through it.
+    expect(sent).toBeLessThan(target);
+    expect(growth).toBeLessThan(16 * 1024 * 1024);
+    // Then everything arrives, in order, when read.
+    peer.on('drain', function more() {
+      while (sent < target) {
+        sent += chunk.length;
+        if (!peer.write(chunk)) return;
+      }
+      peer.off('drain', more);
+      peer.end();
+    });
+    const buf = Buffer.alloc(256 * 1024);
+    let total = 0;
+    for (;;) {
+      const [ec, n] = await stream.readSome(buf, asTuple());
+      if (ec) {
+        expect(ec).toBe(error.eof);
+        break;
+      }
+      for (let i = 0; i < n; i += 4099) expect(buf[i]).toBe(7);
+      total += n;
+    }
+    expect(total).toBe(target);
+  });
+
+  it('writes are batched: many small writes in one turn reach the socket in one write call', async () => {
+    const { stream, peer } = await connected();
+    const received = readAll(peer);
+    const sock = stream.socket();
+    let writes = 0;
+    const orig = sock.write.bind(sock);
+    sock.write = ((...args: Parameters<Socket['write']>) => {
+      writes++;
+      return orig(...args);
+    }) as Socket['write'];
+    const ps: Promise<number>[] = [];
+    for (let i = 0; i < 100; i++) ps.push(stream.writeSome(Buffer.from(`${i},`)));
+    await Promise.all(ps);
+    // The batch is flushed after the turn's microtasks, from process.nextTick.
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(1);
+    stream.shutdown('send');
+    const text = (await received).toString();
+    expect(text).toBe(Array.from({ length: 100 }, (_, i) => `${i},`).join(''));
+  });
+
+  it('writeSome waits for drain above the high-water mark and can be cancelled then', async () => {
+    const { stream, peer } = await connected();
+    peer.pause();
+    const chunk = Buffer.alloc(8 * 1024, 1);
+    // Fill the socket until a write has to wait (the peer does not read).
+    let waited: Promise<[ErrorCode | null, number]> | null = null;
+    const signal = new CancellationSignal();
+    for (let i = 0; i < 10_000 && waited === null; i++) {
+      let done = false;
+      const p = stream.writeSome(chunk, bindCancellationSlot(signal.slot(), asTuple())).then((r) => {
+        done = true;
+        return r;
+      });
+      await new Promise((r) => setImmediate(r));
+      if (!done) waited = p;
+    }
+    expect(waited).not.toBeNull();
+    signal.emit(cancellationType.total);
+    const [ec] = await (waited as Promise<[ErrorCode | null, number]>);
+    expect(ec).toBe(error.operationAborted);
+  });
+});
+
+describe('TcpStream construction', () => {
+  it('adopts an accepted socket', async () => {
+    const { port, next } = await listen();
+    const client = new Socket();
+    cleanups.push(() => client.destroy());
+    client.connect(port, '127.0.0.1');
+    const accepted = await next();
+    const stream = new TcpStream(accepted);
+    cleanups.push(() => stream.close());
+    client.write('hi');
+    const buf = Buffer.alloc(4);
+    const n = await stream.readSome(buf);
+    expect(buf.subarray(0, n).toString()).toBe('hi');
+    expect(stream.socket()).toBe(accepted);
+  });
+
+  it('socket() throws badDescriptor before connect', () => {
+    const stream = new TcpStream();
+    expect(() => stream.socket()).toThrow(SystemError);
+    expect(stream.isOpen()).toBe(false);
+  });
+});
