@@ -32,7 +32,7 @@ export const socketBase = {
    * The kernel caps it at `net.core.somaxconn`; `Acceptor` also uses it as the
    * bound of its queue of accepted connections nobody has asked for yet.
    */
-  maxListenConnections: 4096,
+  maxListenConnections: 4096 as number,
   shutdownSend: 'send' as ShutdownType,
   shutdownReceive: 'receive' as ShutdownType,
   shutdownBoth: 'both' as ShutdownType,
