@@ -150,7 +150,9 @@ export function asyncInitiate<
       if (initiating) ex.post(call);
       else ex.dispatch(call);
     }) as CompletionHandler<V> & Associated;
-    complete[associatedExecutorKey] = ex;
+    // Associations are copied only when present: adding properties to a fresh
+    // function on every operation is the costliest part of this path.
+    if (ex !== ioExecutor) complete[associatedExecutorKey] = ex;
     if (slot) complete[associatedSlotKey] = slot;
     try {
       if (isFn) initiation(complete, ...args);
@@ -159,5 +161,9 @@ export function asyncInitiate<
       initiating = false;
     }
   };
+  if (typeof token === 'function') {
+    start(token as CompletionHandler<unknown[]>);
+    return undefined as AsyncResult<T, V>;
+  }
   return launch(start, token as CompletionToken<unknown[]> | undefined) as AsyncResult<T, V>;
 }
