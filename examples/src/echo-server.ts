@@ -1,0 +1,132 @@
+/*
+ * The WebSocket echo server used as a conformance program (issue 5) and as
+ * the `tsio` contender of the benchmarks (bench/contenders.mjs,
+ * docs/performance.md for the contract).
+ *
+ *   npm run echo-server -- --port P [--deflate]
+ *
+ * Listens on 127.0.0.1:P (0: an ephemeral port), prints `READY <port>`
+ * once listening, accepts WebSocket connections on any path and echoes
+ * every message with its opcode (text stays text, binary stays binary)
+ * until the peer closes. SIGUSR2 prints `MEM <json>` (process.memoryUsage()
+ * after a gc when run with --expose-gc); SIGTERM / SIGINT exit.
+ *
+ * Written the way Beast's websocket_server_async is: an accept loop and one
+ * session per connection running read -> write -> read with callbacks (the
+ * cheapest completion token), so it measures the library, not the tokens.
+ */
+import { parseArgs } from 'node:util';
+import type { ErrorCode } from '@tsio/completion-token';
+import { Acceptor, Endpoint, FlatBuffer, type TcpStream } from '@tsio/net';
+import { Stream, error as wsError } from '@tsio/websocket';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+    deflate: { type: 'boolean', default: false },
+  },
+  strict: false,
+});
+const port = Number(values.port);
+const host = String(values.host);
+// --deflate: permessage-deflate is negotiated once `@tsio/websocket` has its
+// `PermessageDeflate` option; until then the flag is accepted and the server
+// declines compression (an offer is simply not answered, as RFC 7692 allows).
+const deflate = values.deflate === true;
+
+let connections = 0;
+
+class Session {
+  private readonly ws: Stream<TcpStream>;
+  private readonly buffer = new FlatBuffer();
+  private finished = false;
+
+  constructor(socket: TcpStream) {
+    socket.setNoDelay(true);
+    this.ws = new Stream(socket);
+    connections++;
+  }
+
+  run(): void {
+    this.ws.asyncAccept(this.onAccept);
+  }
+
+  private readonly onAccept = (ec: ErrorCode | null): void => {
+    if (ec) return this.fail();
+    this.doRead();
+  };
+
+  private doRead(): void {
+    this.ws.asyncRead(this.buffer, this.onRead);
+  }
+
+  private readonly onRead = (ec: ErrorCode | null): void => {
+    // `closed`: the peer closed and the closing handshake is done.
+    if (ec === wsError.closed) return this.done();
+    if (ec) return this.fail();
+    this.ws.text(this.ws.gotText());
+    this.ws.asyncWrite(this.buffer.data(), this.onWrite);
+  };
+
+  private readonly onWrite = (ec: ErrorCode | null): void => {
+    if (ec) return this.fail();
+    this.buffer.consume(this.buffer.size());
+    this.doRead();
+  };
+
+  private fail(): void {
+    // The stream already failed the connection where the protocol says so;
+    // make sure the socket is gone in every other case (a refused handshake).
+    this.ws.nextLayer().close();
+    this.done();
+  }
+
+  private done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    connections--;
+  }
+}
+
+const acceptor = new Acceptor(undefined, new Endpoint(host, port));
+
+const accept = (): void => {
+  acceptor.asyncAccept((ec: ErrorCode | null, socket: TcpStream) => {
+    if (ec) {
+      if (!acceptor.isOpen()) return;
+      // e.g. too many open files: keep serving the connections we have.
+      process.stderr.write(`accept: ${ec.message()}\n`);
+      setTimeout(accept, 10);
+      return;
+    }
+    new Session(socket).run();
+    accept();
+  });
+};
+
+function reportMemory(): void {
+  const g = globalThis as { gc?: () => void };
+  g.gc?.();
+  const m = process.memoryUsage();
+  process.stdout.write(`MEM ${JSON.stringify({ ...m, gc: typeof g.gc === 'function', connections })}\n`);
+}
+
+acceptor.asyncListen((ec: ErrorCode | null) => {
+  if (ec) {
+    process.stderr.write(`listen on ${host}:${port}: ${ec.message()}\n`);
+    process.exit(1);
+  }
+  process.on('SIGUSR2', reportMemory);
+  const stop = (): void => {
+    acceptor.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (deflate)
+    process.stderr.write('echo-server: --deflate accepted; permessage-deflate is not available yet\n');
+  accept();
+  // Last: the harness may signal us the moment it reads this line.
+  process.stdout.write(`READY ${acceptor.localEndpoint().port()}\n`);
+});
