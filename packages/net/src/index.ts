@@ -13,6 +13,7 @@ export * from './read-until.js';
 export * from './resolver.js';
 export * from './socket-base.js';
 export * from './static-buffer.js';
+export * from './steady-timer.js';
 export * from './stream.js';
 export * from './tcp-stream.js';
 export * from './test-stream.js';
