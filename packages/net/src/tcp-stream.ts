@@ -45,6 +45,8 @@ export class TcpStream {
   /** The TLS layer's I/O once an `SslStream` has taken the socket over; cancel, close and timeouts reach it too. */
   private upper: SocketIo | null = null;
   private connecting: ((ec: ErrorCode) => void) | null = null;
+  /** Operations of upper layers that are not reads or writes (a TLS handshake or shutdown). */
+  private readonly others = new Set<(ec: ErrorCode) => void>();
   private expiry: TimePoint = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private pending = 0;
@@ -155,6 +157,7 @@ export class TcpStream {
 
   private timeOut(): void {
     this.connecting?.(beastError.timeout);
+    for (const abort of [...this.others]) abort(beastError.timeout);
     this.upper?.close(beastError.timeout, true);
     this.io?.close(beastError.timeout, true);
     this.sock?.destroy();
@@ -303,6 +306,7 @@ export class TcpStream {
   /** Pending operations (connect, reads, writes, and the TLS layer's) complete with `operationAborted`. */
   cancel(): void {
     this.connecting?.(error.operationAborted);
+    for (const abort of [...this.others]) abort(error.operationAborted);
     this.io?.abortAll(error.operationAborted);
     this.upper?.abortAll(error.operationAborted);
   }
@@ -334,6 +338,23 @@ export class TcpStream {
     this.upper = null;
     this.io = null;
     this.sock = null;
+  }
+
+  /**
+   * @internal For `SslStream`: registers an operation that `cancel()` and a
+   * timeout complete through `abort`; counts it as outstanding (work, expiry)
+   * until the returned function is called.
+   */
+  trackOperation(abort: (ec: ErrorCode) => void): () => void {
+    this.others.add(abort);
+    this.owner.opStarted();
+    let tracked = true;
+    return () => {
+      if (!tracked) return;
+      tracked = false;
+      this.others.delete(abort);
+      this.owner.opFinished();
+    };
   }
 
   /**
