@@ -10,12 +10,14 @@ import {
   type CompletionToken,
   type DefaultToken,
   type ErrorCode,
+  error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream } from '@tsio/net';
 import {
   generateKey,
   HttpHeadParser,
   makeUpgradeRequest,
+  type RequestType,
   type ResponseType,
   serializeRequest,
   validateUpgradeResponse,
@@ -36,13 +38,26 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
       impl.begin('client');
       impl.setTimer(impl.opts.timeout.handshakeTimeout);
       const key = generateKey();
-      const req = makeUpgradeRequest({ host, target, key });
-      impl.hooks.decorateRequest(req);
       const parser = new HttpHeadParser('response', { headLimit: impl.opts.handshakeHeadLimit });
       const fail = (ec: ErrorCode) => {
         impl.clearTimer();
         self.complete(impl.stopError(ec));
       };
+      // A host or target that cannot appear in a request head is an argument error, reported
+      // through the handler like any other (never thrown from the initiating call).
+      let req: RequestType;
+      try {
+        req = makeUpgradeRequest({ host, target, key });
+      } catch {
+        return fail(netError.invalidArgument);
+      }
+      impl.hooks.decorateRequest(req);
+      let head: Buffer;
+      try {
+        head = serializeRequest(req);
+      } catch {
+        return fail(netError.invalidArgument);
+      }
       const onRead = self.bind((ec: ErrorCode | null, n: number) => {
         if (ec) return fail(ec);
         impl.rdEnd += n;
@@ -64,7 +79,7 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
       };
       writeAll(
         impl.next,
-        [serializeRequest(req)],
+        [head],
         self.bind((ec: ErrorCode | null) => {
           if (ec) return fail(ec);
           impl.next.readSome(impl.prepareRead(), onRead);
