@@ -295,6 +295,32 @@ describe('asyncHandshake validates the 101 response', () => {
     expect(Buffer.from(buf.subarray(0, n)).toString()).toBe('hi');
   });
 
+  it('a host or target that cannot go in a request head is an argument error, reported through post', async () => {
+    for (const [host, target] of [
+      ['evil\r\nX-Injected: 1', '/'],
+      ['example.com', '/a b HTTP/1.1\r\nX-Injected: 1'],
+      ['example.com', '/\n'],
+    ] as const) {
+      const [a, b] = TestStream.pair();
+      const client = new Stream(a);
+      let returned = false;
+      let inline = false;
+      const t = track();
+      client.asyncHandshake(host, target, (ec: ErrorCode | null) => {
+        inline = !returned;
+        t.handler(ec);
+      });
+      returned = true;
+      const [ec] = await t.result;
+      expect(String(ec)).toBe('net.invalidArgument');
+      expect(inline).toBe(false);
+      await settle(3);
+      expect(t.calls()).toBe(1);
+      expect(b.str()).toBe('');
+      expect(client.isOpen()).toBe(false);
+    }
+  });
+
   it('the request sent is a valid RFC 6455 upgrade with a fresh 16-byte key', async () => {
     const keys = new Set<string>();
     for (let i = 0; i < 3; i++) {
