@@ -1,0 +1,149 @@
+/*
+ * The read operation on large payloads (read straight into the caller's
+ * buffer), buffer limits, and UTF-8 / size checks on that path, from both sides.
+ */
+import { FlatBuffer, MultiBuffer } from '@tsio/net';
+import { describe, expect, it } from 'vitest';
+import { error } from '../src/index.js';
+import {
+  closeCodeOf,
+  drainPeer,
+  frame,
+  KEY,
+  parseFrames,
+  type Side,
+  settle,
+  track,
+  underTest,
+} from './helpers.js';
+
+/** 100 KiB of valid UTF-8 with 1-, 2-, 3- and 4-byte characters. */
+const bigText = Buffer.from('aé€𝄞'.repeat(10 * 1024), 'utf8');
+
+describe('large messages', () => {
+  for (const side of ['client', 'server'] as const satisfies readonly Side[]) {
+    const mask = side === 'server' ? KEY : undefined;
+
+    it(`${side}: a 100 KiB text message arrives intact at several read sizes, into flat, multi and fixed buffers`, async () => {
+      for (const readSize of [Number.POSITIVE_INFINITY, 1000, 16 * 1024 + 1, 65536]) {
+        const { ws, raw, own } = await underTest(side);
+        own.readSize(readSize);
+        const bytes = Buffer.concat([
+          frame({ opcode: 1, fin: false, payload: bigText.subarray(0, 40_001), mask }),
+          frame({ opcode: 9, payload: 'mid', mask }),
+          frame({ opcode: 0, payload: bigText.subarray(40_001), mask }),
+        ]);
+        await raw.writeSome(bytes);
+        await raw.writeSome(bytes);
+        await raw.writeSome(bytes);
+        const flat = new FlatBuffer();
+        expect(await ws.asyncRead(flat)).toBe(bigText.length);
+        expect(Buffer.from(flat.data() as Uint8Array).equals(bigText)).toBe(true);
+        const multi = new MultiBuffer();
+        expect(await ws.asyncRead(multi)).toBe(bigText.length);
+        expect(Buffer.concat(multi.data() as Uint8Array[]).equals(bigText)).toBe(true);
+        const fixed = new Uint8Array(bigText.length);
+        let got = 0;
+        for (let i = 0; i < 10_000 && !(got > 0 && ws.isMessageDone()); i++) {
+          got += await ws.asyncReadSome(fixed.subarray(got));
+        }
+        expect(got).toBe(bigText.length);
+        expect(Buffer.from(fixed).equals(bigText)).toBe(true);
+        // The pings were answered.
+        await settle();
+        const pongs = parseFrames(raw.bytes()).frames.filter((f) => f.opcode === 10);
+        expect(pongs.map((f) => f.payload.toString())).toEqual(['mid', 'mid', 'mid']);
+        expect(ws.isOpen()).toBe(true);
+      }
+    });
+
+    it(`${side}: invalid UTF-8 deep inside a large payload fails on the direct-read path`, async () => {
+      const { ws, raw } = await underTest(side);
+      const bad = Buffer.from(bigText);
+      bad[50_000] = 0xff;
+      const t = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), t.handler);
+      // Only the first 60,000 bytes of the payload are sent: the error comes before the rest.
+      const whole = frame({ opcode: 1, payload: bad, mask });
+      await raw.writeSome(whole.subarray(0, whole.length - bad.length + 60_000));
+      const peer = await drainPeer(raw, { shutdownOnClose: true });
+      const [ec] = await t.result;
+      expect(ec).toBe(error.badFramePayload);
+      expect(closeCodeOf(parseFrames(peer.bytes).frames[0]!)).toBe(1007);
+      expect(ws.isOpen()).toBe(false);
+      expect(t.calls()).toBe(1);
+    });
+
+    it(`${side}: a large message over readMessageMax is refused at its header (1009)`, async () => {
+      const { ws, raw } = await underTest(side);
+      ws.readMessageMax(64 * 1024);
+      const t = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), t.handler);
+      const whole = frame({ opcode: 2, payload: Buffer.alloc(64 * 1024 + 1), mask });
+      await raw.writeSome(whole.subarray(0, 20));
+      const peer = await drainPeer(raw, { shutdownOnClose: true });
+      const [ec] = await t.result;
+      expect(ec).toBe(error.messageTooBig);
+      expect(closeCodeOf(parseFrames(peer.bytes).frames[0]!)).toBe(1009);
+      expect(ws.isOpen()).toBe(false);
+    });
+
+    it(`${side}: a read into a dynamic buffer that is full reports bufferOverflow`, async () => {
+      const { ws, raw } = await underTest(side);
+      await raw.writeSome(frame({ opcode: 2, payload: Buffer.alloc(100, 7), mask }));
+      const small = new FlatBuffer(10);
+      const t = track<[number]>();
+      ws.asyncRead(small, t.handler);
+      const [ec, n] = await t.result;
+      // Beast: a whole-message read that does not fit fails with buffer_overflow after filling what fits.
+      expect(n).toBe(10);
+      expect(String(ec)).toBe(String(error.bufferOverflow));
+      expect(ws.isMessageDone()).toBe(false);
+      await settle();
+      expect(t.calls()).toBe(1);
+    });
+  }
+});
+
+describe('zero-length frames', () => {
+  for (const side of ['client', 'server'] as const satisfies readonly Side[]) {
+    const mask = side === 'server' ? KEY : undefined;
+
+    it(`${side}: an empty final continuation after a truncated UTF-8 sequence fails with 1007`, async () => {
+      const { ws, raw } = await underTest(side);
+      const t = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), t.handler);
+      await raw.writeSome(
+        Buffer.concat([
+          frame({ opcode: 1, fin: false, payload: Buffer.from([0x61, 0xe2]), mask }),
+          frame({ opcode: 0, payload: Buffer.alloc(0), mask }),
+        ]),
+      );
+      const peer = await drainPeer(raw, { shutdownOnClose: true });
+      const [ec] = await t.result;
+      expect(ec).toBe(error.badFramePayload);
+      expect(closeCodeOf(parseFrames(peer.bytes).frames[0]!)).toBe(1007);
+    });
+
+    it(`${side}: empty fragments, an empty message and control frames in between read as one message each`, async () => {
+      const { ws, raw } = await underTest(side);
+      await raw.writeSome(
+        Buffer.concat([
+          frame({ opcode: 1, payload: Buffer.alloc(0), mask }),
+          frame({ opcode: 1, fin: false, payload: Buffer.alloc(0), mask }),
+          frame({ opcode: 10, payload: Buffer.alloc(0), mask }),
+          frame({ opcode: 0, fin: false, payload: 'ab', mask }),
+          frame({ opcode: 0, fin: false, payload: Buffer.alloc(0), mask }),
+          frame({ opcode: 0, payload: 'c', mask }),
+        ]),
+      );
+      const first = new FlatBuffer();
+      expect(await ws.asyncRead(first)).toBe(0);
+      expect(ws.isMessageDone()).toBe(true);
+      const second = new FlatBuffer();
+      expect(await ws.asyncRead(second)).toBe(3);
+      expect(Buffer.from(second.data() as Uint8Array).toString()).toBe('abc');
+      expect(ws.gotText()).toBe(true);
+    });
+  }
+});
