@@ -474,3 +474,97 @@ describe('closing handshake between two streams', () => {
     expect(c.calls()).toBe(1);
   });
 });
+
+describe('close meets other operations', () => {
+  for (const side of ['client', 'server'] as const) {
+    const mask = side === 'server' ? KEY : undefined;
+
+    it(`${side}: the peer closes during our fragmented write: the echo goes between fragments, the write fails`, async () => {
+      const { ws, raw, own } = await underTest(side);
+      own.writeSize(3);
+      ws.writeBufferBytes(8);
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      const w = track<[number]>();
+      ws.asyncWrite(payload40, w.handler);
+      raw.writeSome(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe9]), mask }), () => undefined);
+      const [wec, sent] = await w.result;
+      expect(wec).toBe(error.closed);
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(40);
+      await settle();
+      const { frames, rest } = parseFrames(wire(raw));
+      expect(rest.length).toBe(0);
+      const ops = frames.map((f) => f.opcode);
+      // Exactly one close frame, the echo of 1001, after whole fragments only.
+      expect(ops.filter((o) => o === 8).length).toBe(1);
+      expect(ops.at(-1)).toBe(8);
+      expect(closeCodeOf(frames.at(-1)!)).toBe(1001);
+      expect(frames.slice(0, -1).every((f) => f.opcode !== 8 && !f.fin)).toBe(true);
+      expect(Buffer.concat(frames.slice(0, -1).map((f) => f.payload)).length).toBe(sent);
+      if (side === 'client') raw.shutdownSend();
+      const peer = await drainPeer(raw);
+      expect(peer.eof).toBe(true);
+      raw.close();
+      expect((await r.result)[0]).toBe(error.closed);
+      expect(ws.isOpen()).toBe(false);
+      expect([r.calls(), w.calls()]).toEqual([1, 1]);
+    });
+
+    it(`${side}: asyncClose after the peer's close was echoed: no second close frame, completes once`, async () => {
+      const { ws, raw } = await underTest(side);
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      await raw.writeSome(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]), mask }));
+      await settle(2);
+      const c = track();
+      ws.asyncClose(closeCode.normal, c.handler);
+      if (side === 'client') raw.shutdownSend();
+      const peer = await drainPeer(raw);
+      raw.close();
+      await r.result;
+      const [cec] = await c.result;
+      await settle();
+      expect(parseFrames(peer.bytes).frames.map((f) => f.opcode)).toEqual([8]);
+      expect(cec).not.toBeNull();
+      expect(c.calls()).toBe(1);
+      expect(ws.isOpen()).toBe(false);
+    });
+
+    it(`${side}: a read started while close drains waits, then completes with closed; total cancellation of it is clean`, async () => {
+      const { ws, raw } = await underTest(side);
+      const c = track();
+      ws.asyncClose(closeCode.normal, c.handler);
+      await settle(2);
+      const sig = new CancellationSignal();
+      const cancelled = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), bindCancellationSlot(sig.slot(), cancelled.handler));
+      sig.emit(cancellationType.total);
+      expect((await cancelled.result)[0]).toBe(netError.operationAborted);
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      await raw.writeSome(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]), mask }));
+      if (side === 'client') raw.shutdownSend();
+      await drainPeer(raw);
+      raw.close();
+      expect((await c.result)[0]).toBeNull();
+      expect((await r.result)[0]).toBe(error.closed);
+      await settle();
+      expect([c.calls(), r.calls(), cancelled.calls()]).toEqual([1, 1, 1]);
+    });
+
+    it(`${side}: the peer vanishes (EOF, no close frame) while close waits for its close frame`, async () => {
+      const { ws, raw, own } = await underTest(side);
+      const c = track();
+      ws.asyncClose(closeCode.normal, c.handler);
+      await settle(2);
+      raw.close();
+      const [ec] = await c.result;
+      expect(ec).toBe(netError.eof);
+      expect(ws.isOpen()).toBe(false);
+      expect(own.isOpen()).toBe(false);
+      await settle();
+      expect(c.calls()).toBe(1);
+    });
+  }
+});
