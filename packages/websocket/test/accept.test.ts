@@ -26,6 +26,7 @@ const good = [
 ];
 const without = (name: string) => good.filter((l) => !l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
 const replace = (name: string, line: string) => [...without(name), line];
+const REQUEST_LEN = request(good).length;
 
 /** Splits an HTTP response head into status line and lowercase field map. */
 function parseHead(text: string): { status: number; fields: Map<string, string>; body: string } {
@@ -169,6 +170,21 @@ describe('asyncAccept refuses a bad upgrade request with the exact HTTP response
     parsed.fields.insert('__proto__', 'polluted');
     expect(parsed.fields.get('__proto__')).toBe('polluted');
     expect(parsed.fields.has('constructor')).toBe(false);
+  });
+
+  it('frames sent right behind the request are kept for the first read (fresh and bytes-already-read)', async () => {
+    const masked = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]);
+    for (const split of [0, 10, REQUEST_LEN, REQUEST_LEN + 3]) {
+      const [a, b] = TestStream.pair();
+      const server = new Stream(b);
+      const all = Buffer.concat([request(good), masked]);
+      await a.writeSome(all.subarray(split));
+      if (split === 0) await server.asyncAccept();
+      else await server.asyncAccept(all.subarray(0, split));
+      const buf = new Uint8Array(8);
+      const n = await server.asyncReadSome(buf);
+      expect(Buffer.from(buf.subarray(0, n)).toString(), `split ${split}`).toBe('hi');
+    }
   });
 
   it('a request already parsed (an HTTP server upgrade) is validated the same way', async () => {
