@@ -1,0 +1,160 @@
+/*
+ * The write, ping and read operations under cancellation, and the exact
+ * frames writes produce (opcodes, FIN, fragmentation, masking).
+ */
+import {
+  bindCancellationSlot,
+  CancellationSignal,
+  cancellationType,
+  error as netError,
+  useObservable,
+  withAbortSignal,
+} from '@tsio/completion-token';
+import { FlatBuffer } from '@tsio/net';
+import { describe, expect, it } from 'vitest';
+import { openPair, parseFrames, type Side, settle, track, underTest } from './helpers.js';
+
+function wire(raw: { bytes(): Buffer; clear(): void }): Buffer {
+  const b = raw.bytes();
+  raw.clear();
+  return b;
+}
+
+describe('frames written', () => {
+  for (const side of ['client', 'server'] as const satisfies readonly Side[]) {
+    it(`${side}: autoFragment, writeBufferBytes, text/binary and writeSome continuations give the exact frames`, async () => {
+      const { ws, raw } = await underTest(side);
+      ws.writeBufferBytes(10);
+      await ws.asyncWrite('x'.repeat(25));
+      ws.autoFragment(false);
+      await ws.asyncWrite('y'.repeat(25));
+      ws.binary(true);
+      await ws.asyncWriteSome(false, Buffer.from([1]));
+      await ws.asyncWriteSome(false, Buffer.from([]));
+      await ws.asyncWriteSome(true, Buffer.from([2, 3]));
+      await ws.asyncWrite(Buffer.alloc(0));
+      await ws.asyncWrite([Buffer.from([4, 5]), Buffer.from([6])]);
+      const { frames, rest } = parseFrames(wire(raw));
+      expect(rest.length).toBe(0);
+      expect(frames.map((f) => [f.opcode, f.fin, f.payload.length])).toEqual([
+        [1, false, 10],
+        [0, false, 10],
+        [0, true, 5],
+        [1, true, 25],
+        [2, false, 1],
+        [0, false, 0],
+        [0, true, 2],
+        [2, true, 0],
+        [2, true, 3],
+      ]);
+      expect(frames.every((f) => f.masked === (side === 'client') && f.rsv === 0)).toBe(true);
+      expect([...frames.at(-1)!.payload]).toEqual([4, 5, 6]);
+    });
+  }
+
+  it('a client masks with a fresh key per frame and never modifies the caller buffer', async () => {
+    const { ws, raw } = await underTest('client');
+    const data = Buffer.from('same payload');
+    const copy = Buffer.from(data);
+    await ws.asyncWrite(data);
+    await ws.asyncWrite(data);
+    const { frames } = parseFrames(wire(raw));
+    expect(data.equals(copy)).toBe(true);
+    expect(frames[0]!.payload.equals(data) && frames[1]!.payload.equals(data)).toBe(true);
+    expect(frames[0]!.raw.subarray(2, 6).equals(frames[1]!.raw.subarray(2, 6))).toBe(false);
+  });
+});
+
+describe('cancellation of reads, writes and pings', () => {
+  it('a pending read ignores partial and total cancellation; terminal aborts it and fails the stream', async () => {
+    const { server, b } = await openPair();
+    const sig = new CancellationSignal();
+    const r = track<[number]>();
+    server.asyncRead(new FlatBuffer(), bindCancellationSlot(sig.slot(), r.handler));
+    await settle(2);
+    sig.emit(cancellationType.partial);
+    sig.emit(cancellationType.total);
+    await settle();
+    expect(r.calls()).toBe(0);
+    sig.emit(cancellationType.terminal);
+    const [ec] = await r.result;
+    expect(ec).toBe(netError.operationAborted);
+    expect(server.isOpen()).toBe(false);
+    expect(b.isOpen()).toBe(false);
+    await settle();
+    expect(r.calls()).toBe(1);
+  });
+
+  it('a write parked behind a ping: total cancellation leaves no trace, a later write works', async () => {
+    const { ws, raw, own } = await underTest('server');
+    own.writeSize(1);
+    const p = track();
+    ws.asyncPing('slow ping', p.handler);
+    const sig = new CancellationSignal();
+    const w = track<[number]>();
+    ws.asyncWrite('never sent', bindCancellationSlot(sig.slot(), w.handler));
+    sig.emit(cancellationType.total);
+    expect((await w.result)[0]).toBe(netError.operationAborted);
+    expect((await p.result)[0]).toBeNull();
+    own.writeSize(Number.POSITIVE_INFINITY);
+    expect(await ws.asyncWrite('sent')).toBe(4);
+    const { frames } = parseFrames(wire(raw));
+    expect(frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+      [9, 'slow ping'],
+      [1, 'sent'],
+    ]);
+    expect(ws.isOpen()).toBe(true);
+  });
+
+  it('a ping parked behind a write: total cancellation leaves no trace', async () => {
+    const { ws, raw, own } = await underTest('client');
+    own.writeSize(2);
+    const w = track<[number]>();
+    ws.asyncWrite('a message being written', w.handler);
+    const sig = new CancellationSignal();
+    const p = track();
+    ws.asyncPing('x', bindCancellationSlot(sig.slot(), p.handler));
+    sig.emit(cancellationType.total);
+    expect((await p.result)[0]).toBe(netError.operationAborted);
+    expect((await w.result)[0]).toBeNull();
+    expect(parseFrames(wire(raw)).frames.map((f) => f.opcode)).toEqual([1]);
+    await ws.asyncPing('y');
+    expect(parseFrames(wire(raw)).frames.map((f) => f.opcode)).toEqual([9]);
+  });
+
+  it('AbortSignal-style: unsubscribing an observable write parked behind a ping aborts only that write', async () => {
+    const { ws, own, raw } = await underTest('server');
+    own.writeSize(1);
+    const p = track();
+    ws.asyncPing('ping', p.handler);
+    let completed = false;
+    const sub = ws.asyncWrite('dropped', useObservable).subscribe({
+      next: () => {
+        completed = true;
+      },
+    });
+    sub.unsubscribe();
+    await p.result;
+    await settle();
+    expect(completed).toBe(false);
+    expect(ws.isOpen()).toBe(true);
+    expect(parseFrames(wire(raw)).frames.map((f) => f.opcode)).toEqual([9]);
+  });
+
+  it('withAbortSignal: aborting a write parked behind a ping aborts only that write', async () => {
+    const { ws, own, raw } = await underTest('client');
+    own.writeSize(1);
+    const p = track();
+    ws.asyncPing('ping', p.handler);
+    const ac = new AbortController();
+    const w = track<[number]>();
+    ws.asyncWrite('dropped', withAbortSignal(ac.signal, w.handler));
+    ac.abort();
+    expect((await w.result)[0]).toBe(netError.operationAborted);
+    await p.result;
+    await settle();
+    expect(ws.isOpen()).toBe(true);
+    expect(parseFrames(wire(raw)).frames.map((f) => f.opcode)).toEqual([9]);
+    expect(await ws.asyncWrite('later')).toBe(5);
+  });
+});
