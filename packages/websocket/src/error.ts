@@ -42,6 +42,10 @@ export const error = defineErrors(websocketCategory, {
   badHttpRequest: 'The WebSocket handshake HTTP request was malformed',
   badHttpResponse: 'The WebSocket handshake HTTP response was malformed',
   badExtension: 'The WebSocket handshake Sec-WebSocket-Extensions negotiation failed',
+  /** tsio: RFC 6455 §4.1 — Beast leaves this check to the user. */
+  badSecProtocol: 'The WebSocket handshake Sec-WebSocket-Protocol field is invalid',
+  /** tsio: Beast reports zlib's own error code here. */
+  badDeflatePayload: 'The WebSocket compressed message could not be inflated',
   /** tsio: an operation that Beast forbids by assertion (a second close, two reads at once). */
   operationNotPermitted: 'The WebSocket operation is not permitted in the current state',
 });
@@ -71,6 +75,7 @@ const handshakeCodes = new Set<ErrorCode>([
   error.badHttpRequest,
   error.badHttpResponse,
   error.badExtension,
+  error.badSecProtocol,
 ]);
 
 const protocolCodes = new Set<ErrorCode>([
@@ -87,6 +92,7 @@ const protocolCodes = new Set<ErrorCode>([
   error.badCloseCode,
   error.badCloseSize,
   error.badClosePayload,
+  error.badDeflatePayload,
 ]);
 
 /** Beast's `websocket::condition` (error.hpp). */

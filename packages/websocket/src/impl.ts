@@ -1,6 +1,7 @@
 import { type ErrorCode, error as netError } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import { type AsyncStream, beastError } from '@tsio/net';
+import type { PmdCodec } from './deflate.js';
 import { FrameParser, headerSize, serializeHeader } from './detail/frame.js';
 import type { RequestType, ResponseType } from './detail/handshake.js';
 import { generateMaskKey, maskInto } from './detail/mask.js';
@@ -69,8 +70,45 @@ const MIN_READ_SPACE = 2048;
  */
 export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   role: Role | null = null;
-  status: Status = 'handshake';
+  private statusValue: Status = 'handshake';
   readonly opts: StreamOptions = defaultOptions();
+
+  /**
+   * Beast's `change_status` + `update_timer` (impl/stream_impl.hpp): each
+   * status owns its timer. open arms the idle timer, closing bounds the
+   * closing handshake, and closed/failed stop the timer and release the
+   * zlib streams, so no timer or codec outlives the connection whichever
+   * terminal path was taken. (handshake: the handshake and accept
+   * operations arm the handshake timer themselves.)
+   */
+  get status(): Status {
+    return this.statusValue;
+  }
+
+  set status(s: Status) {
+    const before = this.statusValue;
+    this.statusValue = s;
+    // Setting 'open' again re-arms the idle timer (after a Timeout option change).
+    if (s === before && s !== 'open') return;
+    if (s === 'open') this.armIdle();
+    else if (s === 'closing') this.setTimer(closingTimeoutOf(this.opts));
+    else if (s === 'closed' || s === 'failed') {
+      this.clearTimer();
+      this.pmd?.close();
+    }
+  }
+
+  // ---- permessage-deflate (RFC 7692) ----
+  /** The negotiated codec, null when permessage-deflate is off for this connection. */
+  pmd: PmdCodec | null = null;
+  /** The message being read is compressed and not yet fully inflated (Beast's `rd_deflated`). */
+  rdInflate = false;
+  /** The final frame's payload is in the inflater and the §7.2.2 tail written after it. */
+  rdTailSent = false;
+  /** The message being written is compressed (decided on its first frame). */
+  wrDeflate = false;
+  /** Beast's `compress(bool)`: compress the messages written from now on (when negotiated). */
+  wrCompress = true;
 
   // ---- read side ----
   rdBuf: Buffer = Buffer.allocUnsafe(0);
@@ -104,6 +142,11 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   // ---- timer ----
   private timer: NodeJS.Timeout | undefined;
+  private timerGen = 0;
+  /** `performance.now()` when bytes last arrived (for the idle timer). */
+  private lastReceived = 0;
+  /** The keep-alive ping for the current silence was sent. */
+  private idlePinged = false;
   timedOut = false;
   /** Set when the first error has been reported; later ones become operationAborted. */
   private failedReported = false;
@@ -128,6 +171,11 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     this.role = role;
     this.status = 'handshake';
     this.parser = new FrameParser({ role, rsv1Allowed: false });
+    this.pmd?.close();
+    this.pmd = null;
+    this.rdInflate = false;
+    this.rdTailSent = false;
+    this.wrDeflate = false;
     this.rdMsgSize = 0;
     this.rdDone = true;
     this.rdClose = false;
@@ -137,6 +185,12 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     this.cr = { code: closeCode.none, reason: '' };
     this.timedOut = false;
     this.failedReported = false;
+  }
+
+  /** The handshake negotiated permessage-deflate: RSV1 now marks compressed messages (RFC 7692 §6). */
+  enablePmd(codec: PmdCodec): void {
+    this.pmd = codec;
+    this.parser = new FrameParser({ role: this.role ?? 'server', rsv1Allowed: true });
   }
 
   isOpen(): boolean {
@@ -261,6 +315,11 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   /** The error for an operation started when the stream is no longer open. */
   notOpenError(): ErrorCode {
+    // A timeout with no operation pending is delivered to the next caller (Beast's check_stop_now).
+    if (this.timedOut && !this.failedReported) {
+      this.failedReported = true;
+      return beastError.timeout;
+    }
     if (this.status === 'closed' && this.rdClose && this.wrClose) return wsError.closed;
     return netError.operationAborted;
   }
@@ -355,25 +414,103 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     if (cb) cb(kind, Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
   }
 
-  // ---- timer (Beast's timeout_handler, simplified) ----
+  // ---- timer (Beast's timeout_handler, impl/stream_impl.hpp) ----
 
-  /** Arms the stream timer; on expiry the next layer is closed and pending operations report a timeout. */
+  /**
+   * Arms the stream timer; on expiry the stream times out: it fails, the
+   * next layer is closed, and pending operations report `beastError.timeout`
+   * (Beast's `time_out`).
+   */
   setTimer(ms: number): void {
-    this.clearTimer();
-    if (!Number.isFinite(ms)) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timedOut = true;
-      lowestClosable(this.next)?.close();
-    }, ms);
+    this.armTimer(ms, () => this.timeOut());
   }
 
   clearTimer(): void {
+    this.timerGen++;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
   }
+
+  /**
+   * One timer per stream, as Beast. The Node timer only posts to the
+   * stream's executor (Beast's timeout_handler runs there); a generation
+   * number drops an expiry that was overtaken by a clear or a re-arm.
+   * `unref` so that a forgotten stream does not keep the process alive, but
+   * every terminal path clears it anyway (see `status`).
+   */
+  private armTimer(ms: number, onExpire: () => void): void {
+    this.clearTimer();
+    if (!Number.isFinite(ms)) return;
+    const gen = this.timerGen;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.getExecutor().post(() => {
+          if (gen === this.timerGen) onExpire();
+        });
+      },
+      Math.max(0, ms),
+    );
+    this.timer.unref();
+  }
+
+  private timeOut(): void {
+    this.timedOut = true;
+    this.status = 'failed';
+    lowestClosable(this.next)?.close();
+  }
+
+  /** Data arrived from the peer (Beast's `reset_idle`). */
+  noteReceived(): void {
+    this.lastReceived = performance.now();
+    this.idlePinged = false;
+  }
+
+  /**
+   * The idle timer while open (RFC 6455 has no idle rule; this is Beast's
+   * `idle_timeout`). Measured from the last received byte: with
+   * `keepAlivePings`, half the idle time of silence sends a ping through
+   * the write block (priority 'idlePing') and a whole idle time of silence
+   * times out; without, a whole idle time of silence times out. Unlike
+   * Beast, which pings every half period whatever arrives, a busy peer is
+   * not pinged.
+   */
+  private armIdle(): void {
+    const t = this.opts.timeout;
+    if (!Number.isFinite(t.idleTimeout)) return this.clearTimer();
+    this.noteReceived();
+    this.scheduleIdle();
+  }
+
+  private scheduleIdle(): void {
+    const t = this.opts.timeout;
+    const due = t.keepAlivePings && !this.idlePinged ? t.idleTimeout / 2 : t.idleTimeout;
+    const left = this.lastReceived + due - performance.now();
+    // At least 1 ms: a Node timer may fire slightly before `performance.now()` says it is due.
+    this.armTimer(Math.max(1, left), () => this.onIdleTimer());
+  }
+
+  private onIdleTimer(): void {
+    if (this.statusValue !== 'open') return;
+    const t = this.opts.timeout;
+    const silent = performance.now() - this.lastReceived;
+    if (silent >= t.idleTimeout) return this.timeOut();
+    if (t.keepAlivePings && !this.idlePinged && silent >= t.idleTimeout / 2) {
+      this.idlePinged = true;
+      this.idlePing?.();
+    }
+    this.scheduleIdle();
+  }
+
+  /** Sends the keep-alive ping (`sendIdlePing` in ping.ts, set by the Stream; a hook avoids an import cycle). */
+  idlePing: (() => void) | null = null;
+}
+
+/** The bound on a closing handshake: the handshake timeout, at most 30 s when none is set. */
+export function closingTimeoutOf(opts: StreamOptions): number {
+  return Math.min(opts.timeout.handshakeTimeout, 30_000);
 }
 
 interface Closable {

@@ -14,7 +14,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream } from '@tsio/net';
-import { maxControlFramePayload, type Opcode } from './detail/rfc6455.js';
+import { maxControlFramePayload, Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
@@ -83,4 +83,25 @@ export function startPing<Next extends AsyncStream, T extends CompletionToken<[]
   // Copied at initiation: the caller may reuse its buffer before the frame goes out.
   const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
   return asyncCompose<[], T>((self) => new PingOp(impl, self, opcode, bytes).start(), token, impl.next);
+}
+
+/**
+ * The keep-alive ping of the idle timer (Beast's `idle_ping_op` in
+ * impl/ping.hpp): no caller waits for it. It takes the write block with
+ * priority 'idlePing', so it slips in between the fragments of a message
+ * being written; if one is already waiting, or the stream is closing, it is
+ * skipped. A write error closes the next layer so that the pending read
+ * reports it.
+ */
+export function sendIdlePing<Next extends AsyncStream>(impl: StreamImpl<Next>): void {
+  if (impl.status !== 'open' || impl.wrClose || impl.hasWriteWaiter('idlePing')) return;
+  const owner = {};
+  const send = () => {
+    if (impl.status !== 'open' || impl.wrClose) return impl.unlockWrite(owner);
+    writeAll(impl.next, impl.makeFrame(Opcode.ping, true, [], 0), (ec) => {
+      impl.unlockWrite(owner);
+      if (ec) impl.closeNextLayer();
+    });
+  };
+  if (impl.tryLockWrite(owner, 'idlePing', send)) send();
 }

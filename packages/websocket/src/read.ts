@@ -32,6 +32,7 @@ import {
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer } from '@tsio/net';
 import { BufferOverflowError } from '@tsio/net';
+import type { Inflater, PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
 import { closeCode, Opcode } from './detail/rfc6455.js';
@@ -124,6 +125,7 @@ class ReadOp<Next extends AsyncStream> {
 
   private afterRead(ec: ErrorCode | null, n: number): void {
     if (ec) return this.ioError(ec);
+    this.impl.noteReceived();
     this.impl.rdEnd += n;
     this.loop();
   }
@@ -136,6 +138,7 @@ class ReadOp<Next extends AsyncStream> {
       return this.ioError(ec);
     }
     const impl = this.impl;
+    impl.noteReceived();
     impl.parser.consumePayload(view, 0, n);
     if (this.target.kind === 'dynamic') this.target.buffer.commit(n);
     this.transferred += n;
@@ -161,6 +164,13 @@ class ReadOp<Next extends AsyncStream> {
         this.inControl = false;
         if (this.onControl(this.controlOpcode, payload)) return;
         continue;
+      }
+
+      if (impl.rdInflate && this.target.kind !== 'discard') {
+        const next = this.inflateStep();
+        if (next === 'return') return;
+        if (next === 'continue') continue;
+        // 'header': the next frame of the compressed message (or a control frame) follows.
       }
 
       if (parser.expectingHeader) {
@@ -301,6 +311,112 @@ class ReadOp<Next extends AsyncStream> {
     return false;
   }
 
+  /**
+   * One step inside a compressed message (RFC 7692 §7.2.2): hand out inflated
+   * bytes, else wait for zlib, else feed it the next payload bytes, and after
+   * the final frame the `00 00 ff ff` tail. `readMessageMax` applies to the
+   * inflated size and is checked before the bytes are taken, so a bomb is
+   * refused with at most one output chunk inflated beyond what the caller's
+   * buffer received (see deflate.ts).
+   */
+  private inflateStep(): 'return' | 'continue' | 'header' {
+    const impl = this.impl;
+    const parser = impl.parser;
+    const inf = (impl.pmd as PmdCodec).inflater();
+    if (inf.isClosed()) {
+      this.finish(impl.notOpenError());
+      return 'return';
+    }
+    if (inf.error !== null) {
+      this.failConnection('badDeflatePayload');
+      return 'return';
+    }
+    const ready = inf.available();
+    if (ready > 0) {
+      if (impl.rdMsgSize + ready > impl.opts.readMessageMax) {
+        this.failConnection('messageTooBig');
+        return 'return';
+      }
+      if (this.space() === 0) {
+        this.finish(this.transferred > 0 || this.target.kind === 'fixed' ? null : error.bufferOverflow);
+        return 'return';
+      }
+      if (!this.deliverInflated(inf)) return 'return';
+      if (!this.whole && this.space() === 0) {
+        this.finish(null);
+        return 'return';
+      }
+      return 'continue';
+    }
+    if (inf.busy()) {
+      const ex = this.self.getExecutor();
+      inf.wait(() => ex.post(() => this.loop()));
+      return 'return';
+    }
+    if (impl.rdTailSent) {
+      // Every byte of the message is inflated and handed out.
+      impl.rdInflate = false;
+      impl.rdTailSent = false;
+      impl.rdDone = true;
+      inf.messageDone();
+      if (impl.rdText && !impl.utf8.finish()) {
+        this.failConnection('badFramePayload');
+        return 'return';
+      }
+      this.finish(null);
+      return 'return';
+    }
+    if (parser.expectingHeader) {
+      if (!impl.rdFin) return 'header';
+      inf.endMessage();
+      impl.rdTailSent = true;
+      return 'continue';
+    }
+    const k = Math.min(parser.remaining, impl.rdEnd - impl.rdPos);
+    if (k === 0) {
+      this.readMore();
+      return 'return';
+    }
+    // A copy: zlib reads it later, and the read buffer is reused.
+    const chunk = Buffer.allocUnsafe(k);
+    parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k, chunk, 0);
+    impl.rdPos += k;
+    inf.write(chunk);
+    return 'continue';
+  }
+
+  /** Moves inflated bytes into the target; false if the operation completed (bad UTF-8). */
+  private deliverInflated(inf: Inflater): boolean {
+    const impl = this.impl;
+    const want = Math.min(this.space(), inf.available());
+    let views: Uint8Array[];
+    if (this.target.kind === 'fixed') {
+      views = [this.target.buffer.subarray(this.transferred, this.transferred + want)];
+    } else {
+      const prepared = this.prepare(want);
+      if (prepared === null) return false;
+      views = prepared;
+    }
+    let done = 0;
+    let valid = true;
+    for (const v of views) {
+      if (done === want) break;
+      const n = inf.take(v.subarray(0, Math.min(v.length, want - done)));
+      if (n === 0) break;
+      if (impl.rdText && !impl.utf8.write(v, 0, n)) valid = false;
+      done += n;
+      if (!valid) break;
+    }
+    if (this.target.kind === 'dynamic') this.target.buffer.commit(done);
+    this.transferred += done;
+    impl.rdMsgSize += done;
+    if (!valid) {
+      this.failConnection('badFramePayload');
+      return false;
+    }
+    return true;
+  }
+
   /** A data frame header: true if the operation completed. */
   private onDataHeader(opcode: number, fin: boolean, len: number): boolean {
     const impl = this.impl;
@@ -310,8 +426,13 @@ class ReadOp<Next extends AsyncStream> {
       impl.rdMsgSize = 0;
       impl.rdDone = false;
       impl.utf8.reset();
+      // RSV1 on the first frame marks a compressed message (RFC 7692 §6.1); the parser allows it only when negotiated.
+      impl.rdInflate = impl.parser.header.rsv1;
+      impl.rdTailSent = false;
     }
     impl.rdFin = fin;
+    // A compressed message is measured inflated, in inflateStep (Beast checks rd_msg_max on the inflated size too).
+    if (impl.rdInflate && this.target.kind !== 'discard') return false;
     impl.rdMsgSize += len;
     if (this.target.kind !== 'discard' && impl.rdMsgSize > impl.opts.readMessageMax) {
       this.failConnection('messageTooBig');

@@ -3,12 +3,16 @@ import type { Executor } from '@tsio/executor';
 import { type AsyncStream, type ConstBufferSequence, type DynamicBuffer, isDynamicBuffer } from '@tsio/net';
 import { type AcceptInput, startAccept } from './accept.js';
 import { startClose } from './close.js';
+import { PmdCodec } from './deflate.js';
 import { RequestType, ResponseType } from './detail/handshake.js';
+import { field, splitList } from './detail/http-fields.js';
+import { buildOffer, negotiateServer, type PmdConfig, validateClientResponse } from './detail/pmd.js';
 import { type CloseReason, Opcode } from './detail/rfc6455.js';
+import { error } from './error.js';
 import { startHandshake } from './handshake.js';
 import { type ControlCallback, type Role, StreamImpl } from './impl.js';
-import { Timeout } from './options.js';
-import { startPing } from './ping.js';
+import { PermessageDeflate, RequestFilter, Subprotocols, Timeout } from './options.js';
+import { sendIdlePing, startPing } from './ping.js';
 import { type ReadTarget, startRead } from './read.js';
 import { startWrite } from './write.js';
 
@@ -18,7 +22,7 @@ export class Decorator {
 }
 
 /** Any option `setOption` takes. */
-export type StreamOption = Timeout | Decorator;
+export type StreamOption = Timeout | Decorator | PermessageDeflate | Subprotocols | RequestFilter;
 
 function toArray(b: ConstBufferSequence | string): readonly Uint8Array[] {
   if (typeof b === 'string') return [Buffer.from(b, 'utf8')];
@@ -40,11 +44,61 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   /** @internal shared state of the composed operations. */
   readonly impl: StreamImpl<NextLayer>;
   private decorator: Decorator | null = null;
+  private subprotocols: Subprotocols | null = null;
+  private requestFilter: RequestFilter | null = null;
+  /** The response of the last opening handshake (client: received; server: sent), for `protocol()`. */
+  private upgradeResponse: ResponseType | null = null;
 
   constructor(next: NextLayer) {
-    this.impl = new StreamImpl(next);
-    this.impl.hooks.decorateRequest = (req) => this.decorator?.fn(req);
-    this.impl.hooks.decorateResponse = (res) => this.decorator?.fn(res);
+    const impl = new StreamImpl(next);
+    this.impl = impl;
+    impl.idlePing = () => sendIdlePing(impl);
+    const hooks = impl.hooks;
+    // Client (Beast's build_request: the extension offer first, then the decorator, which may change anything).
+    hooks.decorateRequest = (req) => {
+      this.upgradeResponse = null;
+      const offer = buildOffer(impl.opts.permessageDeflate);
+      if (offer !== null) req.set(field.secWebsocketExtensions, offer);
+      const protocols = this.subprotocols?.list ?? [];
+      if (protocols.length > 0) req.set(field.secWebsocketProtocol, protocols.join(', '));
+      this.decorator?.fn(req);
+    };
+    hooks.onResponse = (req, res) => {
+      // RFC 6455 §4.1: a protocol the request (as sent, decorator included) did not offer fails the handshake.
+      const chosen = res.get(field.secWebsocketProtocol);
+      if (chosen !== undefined) {
+        const offered = splitList(req.get(field.secWebsocketProtocol) ?? '');
+        if (!offered.includes(chosen)) return error.badSecProtocol;
+      }
+      // RFC 7692 §5.1 / RFC 6455 §9.1: an extension we did not offer, or a bad parameter, fails it too.
+      const pmd = validateClientResponse(res.get(field.secWebsocketExtensions), impl.opts.permessageDeflate);
+      if (typeof pmd === 'string') return error.badExtension;
+      if (pmd !== null) impl.enablePmd(new PmdCodec(pmd, 'client', { ...impl.opts.permessageDeflate }));
+      this.upgradeResponse = res;
+      return null;
+    };
+    // Server: the filter may refuse; then the subprotocol and the extension are negotiated into the 101.
+    hooks.onRequest = (req, res) => {
+      this.upgradeResponse = null;
+      const refusal = this.requestFilter?.fn(req) ?? null;
+      if (refusal !== null) return refusal;
+      const offered = splitList(req.get(field.secWebsocketProtocol) ?? '');
+      if (this.subprotocols !== null && offered.length > 0) {
+        const chosen = this.subprotocols.select(offered, req);
+        // Only one of those offered may be named (§4.2.2); anything else means "none".
+        if (chosen !== null && offered.includes(chosen)) res.set(field.secWebsocketProtocol, chosen);
+      }
+      // RFC 7692 §5.1: offers with bad parameters are declined and the next one tried.
+      const opts = impl.opts.permessageDeflate;
+      const n = negotiateServer(req.get(field.secWebsocketExtensions), opts);
+      if (n.accepted !== null) {
+        res.set(field.secWebsocketExtensions, n.responseHeader);
+        impl.enablePmd(new PmdCodec(n.accepted, 'server', { ...opts }));
+      }
+      this.upgradeResponse = res;
+      return null;
+    };
+    hooks.decorateResponse = (res) => this.decorator?.fn(res);
   }
 
   nextLayer(): NextLayer {
@@ -135,15 +189,52 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
     this.impl.controlCallback = fn ?? null;
   }
 
+  /**
+   * Beast's `set_option`. A `Timeout` applies at once (Beast re-arms the
+   * timer the same way); `PermessageDeflate`, `Subprotocols`,
+   * `RequestFilter` and `Decorator` apply to the next handshake or accept.
+   */
   setOption(opt: StreamOption): void {
-    if (opt instanceof Timeout) this.impl.opts.timeout = opt;
-    else if (opt instanceof Decorator) this.decorator = opt;
+    if (opt instanceof Timeout) {
+      this.impl.opts.timeout = opt;
+      // Re-arm under the new values (Beast's update_timer); the handshake timer stays as armed.
+      if (this.impl.status === 'open') this.impl.status = 'open';
+    } else if (opt instanceof Decorator) this.decorator = opt;
+    else if (opt instanceof PermessageDeflate) this.impl.opts.permessageDeflate = opt;
+    else if (opt instanceof Subprotocols) this.subprotocols = opt;
+    else if (opt instanceof RequestFilter) this.requestFilter = opt;
   }
 
   getOption(kind: typeof Timeout): Timeout;
-  getOption(kind: typeof Timeout): StreamOption {
+  getOption(kind: typeof PermessageDeflate): PermessageDeflate;
+  getOption(kind: typeof Timeout | typeof PermessageDeflate): StreamOption {
     if (kind === Timeout) return this.impl.opts.timeout;
+    if (kind === PermessageDeflate) return this.impl.opts.permessageDeflate;
     throw new TypeError('unknown option');
+  }
+
+  /** The subprotocol of this connection (`Sec-WebSocket-Protocol` of the 101), '' when none. */
+  protocol(): string {
+    return this.upgradeResponse?.get(field.secWebsocketProtocol) ?? '';
+  }
+
+  /** What permessage-deflate negotiated for this connection (RFC 7692 §7.1), null when it is off. */
+  pmdStatus(): PmdConfig | null {
+    const pmd = this.impl.pmd;
+    return pmd === null ? null : { ...pmd.config };
+  }
+
+  /**
+   * Beast's `compress(bool)`: whether messages written from now on are
+   * compressed, when permessage-deflate was negotiated (default true).
+   * Messages below `msgSizeThreshold` never are.
+   */
+  compress(): boolean;
+  compress(v: boolean): void;
+  compress(v?: boolean): boolean | undefined {
+    if (v === undefined) return this.impl.wrCompress;
+    this.impl.wrCompress = v;
+    return undefined;
   }
 
   // ---- handshake ----

@@ -19,6 +19,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream } from '@tsio/net';
+import type { PmdCodec } from './deflate.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
@@ -27,6 +28,10 @@ import { writeAll } from './read.js';
 class WriteOp<Next extends AsyncStream> {
   private sent = 0;
   private fragLen = 0;
+  /** What goes on the wire: the caller's bytes, or their compressed form (RFC 7692 §7.2.1). */
+  private out: readonly Uint8Array[];
+  private outTotal: number;
+  private compressed = false;
   private readonly onWritten: (ec: ErrorCode | null) => void;
 
   constructor(
@@ -38,6 +43,8 @@ class WriteOp<Next extends AsyncStream> {
     private readonly fin: boolean,
   ) {
     this.onWritten = self.bind((ec: ErrorCode | null) => this.afterWrite(ec));
+    this.out = payload;
+    this.outTotal = total;
   }
 
   start(): void {
@@ -67,15 +74,42 @@ class WriteOp<Next extends AsyncStream> {
     const impl = this.impl;
     if (impl.wrClose) return this.finish(error.closed);
     if (impl.status !== 'open') return this.finish(impl.notOpenError());
-    const remaining = this.total - this.sent;
+    // Whether a message is compressed is decided on its first frame (Beast's msg_size_threshold, compress()).
+    if (!impl.wrCont && this.sent === 0 && !this.compressed) {
+      impl.wrDeflate = impl.pmd !== null && impl.wrCompress && impl.pmd.shouldCompress(this.total);
+    }
+    if (impl.wrDeflate && !this.compressed) return this.compress();
+    const remaining = this.outTotal - this.sent;
     const len = impl.opts.autoFragment ? Math.min(remaining, impl.opts.writeBufferBytes) : remaining;
-    const last = this.sent + len === this.total;
+    const last = this.sent + len === this.outTotal;
     const frameFin = last && this.fin;
     const opcode = impl.wrCont ? Opcode.cont : impl.opts.binary ? Opcode.binary : Opcode.text;
+    // RFC 7692 §6.1: RSV1 on the first frame of a compressed message only.
+    const rsv1 = impl.wrDeflate && !impl.wrCont;
     impl.wrCont = !frameFin;
     this.fragLen = len;
-    const frame = impl.makeFrame(opcode, frameFin, slice(this.payload, this.sent, len), len);
+    const frame = impl.makeFrame(opcode, frameFin, slice(this.out, this.sent, len), len, rsv1);
     writeAll(impl.next, frame, this.onWritten);
+  }
+
+  /** Deflates this operation's bytes (holding the write block, so messages stay in order), then frames them. */
+  private compress(): void {
+    const impl = this.impl;
+    const ex = this.self.getExecutor();
+    (impl.pmd as PmdCodec).deflater().compress(this.payload, this.fin, (err, out) =>
+      ex.post(() => {
+        if (impl.status !== 'open') return this.finish(impl.notOpenError());
+        if (err) {
+          const reported = impl.stopError(error.partialDeflateBlock);
+          impl.closeNextLayer();
+          return this.finish(reported);
+        }
+        this.compressed = true;
+        this.out = [out];
+        this.outTotal = out.length;
+        this.run();
+      }),
+    );
   }
 
   private afterWrite(ec: ErrorCode | null): void {
@@ -86,7 +120,7 @@ class WriteOp<Next extends AsyncStream> {
       return this.finish(reported);
     }
     this.sent += this.fragLen;
-    if (this.sent === this.total) return this.finish(null);
+    if (this.sent === this.outTotal) return this.finish(null);
     // Let a waiting close, ping or pong out between two fragments.
     if (impl.yieldWrite(this, () => this.run())) return;
     this.run();
@@ -94,7 +128,9 @@ class WriteOp<Next extends AsyncStream> {
 
   private finish(ec: ErrorCode | null): void {
     this.impl.unlockWrite(this);
-    this.self.complete(ec, this.sent);
+    // Bytes of the caller's buffers: all of them once the compressed form is out, none before.
+    const n = !this.compressed ? this.sent : this.sent === this.outTotal ? this.total : 0;
+    this.self.complete(ec, n);
   }
 }
 

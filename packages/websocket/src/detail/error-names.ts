@@ -54,4 +54,8 @@ export type WsErrorName =
   /** The status line or a header line of an HTTP response is malformed. */
   | 'badHttpResponse'
   /** A `Sec-WebSocket-Extensions` negotiation failed (RFC 7692 §5.1: client must fail the connection). */
-  | 'badExtension';
+  | 'badExtension'
+  /** tsio: the server selected a subprotocol the client did not offer (RFC 6455 §4.1: fail the connection). */
+  | 'badSecProtocol'
+  /** tsio: a compressed message could not be inflated (Beast reports zlib's own error code). */
+  | 'badDeflatePayload';

@@ -121,6 +121,8 @@ export function closeCodeFor(error: WsErrorName): number {
       return closeCode.tooBig;
     case 'badFramePayload':
     case 'badClosePayload':
+    // A message that does not inflate is, like bad UTF-8, data inconsistent with its type.
+    case 'badDeflatePayload':
       // §7.4.1: 1007 for data inconsistent with the message type (e.g. non-UTF-8 text).
       return closeCode.badPayload;
     default:
