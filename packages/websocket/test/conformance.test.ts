@@ -390,3 +390,87 @@ describe('protocol errors while close drains', () => {
     });
   }
 });
+
+describe('valid control frames at the limits', () => {
+  for (const side of ['server', 'client'] as const) {
+    const mask = side === 'server' ? KEY : undefined;
+
+    it(`${side}: a 125-byte ping is answered with a 125-byte pong carrying the same payload`, async () => {
+      const { ws, raw } = await underTest(side);
+      const payload = Buffer.from(Array.from({ length: 125 }, (_, i) => i));
+      const seen: string[] = [];
+      ws.controlCallback((kind, p) => seen.push(`${kind}:${p.length}`));
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      await raw.writeSome(frame({ opcode: 9, payload, mask }));
+      await settle();
+      const { frames, rest } = parseFrames(raw.bytes());
+      raw.clear();
+      expect(rest.length).toBe(0);
+      expect(frames.length).toBe(1);
+      const pong = frames[0]!;
+      expect(pong.opcode).toBe(10);
+      expect(pong.fin).toBe(true);
+      expect(pong.masked).toBe(side === 'client');
+      expect(pong.payload.equals(payload)).toBe(true);
+      if (side === 'server') expect([...pong.raw.subarray(0, 2)]).toEqual([0x8a, 0x7d]);
+      expect(seen).toEqual(['ping:125']);
+      expect(r.calls()).toBe(0);
+      expect(ws.isOpen()).toBe(true);
+    });
+
+    it(`${side}: an empty close is echoed empty; the read completes with closed and reason() is none`, async () => {
+      const { ws, raw } = await underTest(side);
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      await raw.writeSome(frame({ opcode: 8, mask }));
+      const peer = await drainPeer(raw, { shutdownOnClose: true });
+      const { frames } = parseFrames(peer.bytes);
+      expect(frames.length).toBe(1);
+      expect(frames[0]!.payload.length).toBe(0);
+      if (side === 'server') expect([...peer.bytes]).toEqual([0x88, 0x00]);
+      expect((await r.result)[0]).toBe(error.closed);
+      expect(ws.reason()).toEqual({ code: 0, reason: '' });
+      expect(peer.eof).toBe(true);
+    });
+
+    it(`${side}: a close with a 123-byte reason is accepted; pings while close drains get no pong`, async () => {
+      const { ws, raw } = await underTest(side);
+      const c = track();
+      ws.asyncClose(1000, c.handler);
+      await settle(2);
+      raw.clear();
+      const reason = 'r'.repeat(123);
+      await raw.writeSome(
+        Buffer.concat([
+          frame({ opcode: 9, payload: 'late ping', mask }),
+          frame({ opcode: 1, payload: 'late data', mask }),
+          frame({
+            opcode: 8,
+            payload: Buffer.concat([Buffer.from([0x0b, 0xb8]), Buffer.from(reason)]),
+            mask,
+          }),
+        ]),
+      );
+      if (side === 'client') raw.shutdownSend();
+      const peer = await drainPeer(raw);
+      raw.close();
+      expect((await c.result)[0]).toBeNull();
+      expect(peer.bytes.length).toBe(0);
+      expect(ws.reason()).toEqual({ code: 3000, reason });
+    });
+
+    it(`${side}: a message of exactly readMessageMax bytes is accepted`, async () => {
+      const { ws, raw } = await underTest(side);
+      ws.readMessageMax(8);
+      await raw.writeSome(
+        Buffer.concat([
+          frame({ opcode: 2, fin: false, payload: Buffer.alloc(5), mask }),
+          frame({ opcode: 0, payload: Buffer.alloc(3), mask }),
+        ]),
+      );
+      expect(await ws.asyncRead(new FlatBuffer())).toBe(8);
+      expect(ws.isOpen()).toBe(true);
+    });
+  }
+});
