@@ -8,7 +8,8 @@
 import type { ErrorCode } from '@tsio/completion-token';
 import { FlatBuffer, TestStream, testError } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
-import { closeCode, Stream } from '../src/index.js';
+import { HttpHeadParser } from '../src/detail/handshake.js';
+import { closeCode, type RequestType, Stream } from '../src/index.js';
 import { ArmedFailCount, frame, KEY, parseFrames, type Side, settle, track } from './helpers.js';
 
 const MAX_N = 500;
@@ -88,7 +89,7 @@ describe('fail count at every step', () => {
     expect(n).toBeGreaterThan(2);
   });
 
-  for (const variant of ['fresh', 'bytes already read'] as const) {
+  for (const variant of ['fresh', 'bytes already read', 'parsed request'] as const) {
     it(`accept (${variant})`, async () => {
       const n = await loopFailCount(async (fc) => {
         fc.arm();
@@ -98,11 +99,19 @@ describe('fail count at every step', () => {
           'GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
-        const split = variant === 'fresh' ? 0 : 20;
-        await peer.writeSome(request.subarray(split));
         const t = track();
-        if (variant === 'fresh') ws.asyncAccept(t.handler);
-        else ws.asyncAccept(request.subarray(0, split), t.handler);
+        if (variant === 'parsed request') {
+          // Only writes happen: make the response take several.
+          own.writeSize(16);
+          const parser = new HttpHeadParser('request');
+          parser.feed(request);
+          ws.asyncAccept(parser.result as RequestType, t.handler);
+        } else {
+          const split = variant === 'fresh' ? 0 : 20;
+          await peer.writeSome(request.subarray(split));
+          if (variant === 'fresh') ws.asyncAccept(t.handler);
+          else ws.asyncAccept(request.subarray(0, split), t.handler);
+        }
         const [ec] = await t.result;
         if (ec) own.close();
         else expect(peer.str()).toContain('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
