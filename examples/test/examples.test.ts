@@ -8,7 +8,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { beast, net, websocket } from 'tsio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -136,51 +135,13 @@ for (const server of servers) {
 }
 
 /**
- * Whether a websocket closing handshake completes over `net.ssl.Stream`.
- * It needs the websocket teardown to shut TLS down (close_notify) instead
- * of shutting down the TCP socket under it; until that lands the TLS
- * examples hang in `asyncClose`, so their tests are skipped with a notice
- * and run by themselves once it works.
+ * Skipped until the websocket teardown shuts TLS down: at the time of
+ * writing, teardown.ts shuts down the TcpStream under the TLS layer, which
+ * refuses (`operationNotSupported`), so neither side sends its FIN and both
+ * wait for EOF — `asyncClose` of the TLS client example never completes.
+ * Remove `.skip` once a closing handshake completes over `net.ssl.Stream`.
  */
-async function tlsCloseWorks(): Promise<boolean> {
-  const { loadRootCertificates, loadServerCertificate } = await import('../src/common/server-certificate.js');
-  const serverCtx = new net.ssl.Context();
-  loadServerCertificate(serverCtx);
-  const clientCtx = new net.ssl.Context();
-  loadRootCertificates(clientCtx);
-  const acceptor = new net.ip.tcp.Acceptor(undefined, new net.ip.tcp.Endpoint('127.0.0.1', 0));
-  const client = new websocket.Stream(new net.ssl.Stream(new beast.TcpStream(), clientCtx));
-  try {
-    await acceptor.asyncListen();
-    const serverSide = (async () => {
-      const server = new websocket.Stream(new net.ssl.Stream(await acceptor.asyncAccept(), serverCtx));
-      await server.nextLayer().asyncHandshake(net.ssl.streamBase.server);
-      await server.asyncAccept();
-      const [ec] = await server.asyncRead(new beast.FlatBuffer(), net.cancelAfter(3000, net.asTuple()));
-      beast.getLowestLayer(server).close();
-      return ec;
-    })();
-    client.nextLayer().setServerName('localhost');
-    await beast.getLowestLayer(client).asyncConnect(acceptor.localEndpoint());
-    await client.nextLayer().asyncHandshake(net.ssl.streamBase.client);
-    await client.asyncHandshake('localhost', '/');
-    const [ec] = await client.asyncClose(websocket.closeCode.normal, net.cancelAfter(3000, net.asTuple()));
-    return ec === null && (await serverSide) === websocket.error.closed;
-  } catch {
-    return false;
-  } finally {
-    beast.getLowestLayer(client).close();
-    acceptor.close();
-  }
-}
-
-const tlsWorks = await tlsCloseWorks();
-if (!tlsWorks)
-  console.warn(
-    'examples.test: TLS example tests skipped: the websocket close does not complete over net.ssl.Stream yet',
-  );
-
-describe.skipIf(!tlsWorks)('websocket-server-async-ssl', () => {
+describe.skip('websocket-server-async-ssl', () => {
   let srv: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
     srv = await startServer('websocket-server-async-ssl');
