@@ -53,6 +53,12 @@ export class IoContext implements ExecutionContext {
         if (this.isStopped) return count;
         if (this.queue.length === 0) {
           if (this.outstanding === 0) {
+            // An `async` function awaiting a completion resumes in a microtask
+            // after its handler returned, and only then starts its next
+            // operation. Let the event loop turn once before deciding the
+            // context is out of work, or run() would end between two steps.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (this.queue.length > 0 || this.outstanding > 0 || this.isStopped) continue;
             // Asio: running out of work puts the context in the stopped state.
             this.isStopped = true;
             return count;

@@ -2,6 +2,17 @@ import type { ExecutionContext, Executor, Handler } from './executor.js';
 import { Fifo } from './fifo.js';
 
 /**
+ * @internal An object queued in place of a closure. The completion path of
+ * `asyncInitiate` already has an object holding the handler and its results;
+ * queueing that object (and calling its `run`) instead of a fresh
+ * `() => handler(ec, n)` saves one closure per completion. Only the system
+ * context accepts these; other executors get a closure.
+ */
+export interface Runnable {
+  run(): void;
+}
+
+/**
  * How many handlers one drain may run before it yields to Node's event loop.
  * A microtask drain is cheap but starves I/O if it never ends; after this many
  * handlers the rest of the queue continues from `setImmediate`, which runs
@@ -15,7 +26,7 @@ export const DRAIN_BUDGET = 1024;
  * `io_context`: there is no `run()`, Node's loop is the runner.
  */
 export class SystemContext implements ExecutionContext {
-  private readonly queue = new Fifo<Handler>(1024);
+  private readonly queue = new Fifo<Handler | Runnable>(1024);
   private scheduled = false;
   private depth = 0;
   private outstanding = 0;
@@ -41,12 +52,18 @@ export class SystemContext implements ExecutionContext {
   }
 
   /** @internal */
-  enqueue(fn: Handler): void {
+  enqueue(fn: Handler | Runnable): void {
     this.queue.push(fn);
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.drainFromMicrotask);
     }
+  }
+
+  /** @internal `dispatch` for a `Runnable`: inline when already draining, else queued. */
+  dispatchRunnable(r: Runnable): void {
+    if (this.depth > 0) r.run();
+    else this.enqueue(r);
   }
 
   /** @internal */
@@ -85,8 +102,9 @@ export class SystemContext implements ExecutionContext {
           setImmediate(this.drainFromImmediate);
           return;
         }
-        const fn = queue.shift() as Handler;
-        fn();
+        const fn = queue.shift() as Handler | Runnable;
+        if (typeof fn === 'function') fn();
+        else fn.run();
       }
       this.scheduled = false;
     } catch (err) {
@@ -109,7 +127,8 @@ class SystemExecutor implements Executor {
   }
 
   dispatch(fn: Handler): void {
-    if (this.ctx.running()) this.ctx.invoke(fn);
+    // Already inside a drain (depth > 0): run inline, no bookkeeping needed.
+    if (this.ctx.running()) fn();
     else this.ctx.enqueue(fn);
   }
 

@@ -255,3 +255,28 @@ describe('Strand', () => {
     expect(strand.context()).toBe(ioc);
   });
 });
+
+describe('IoContext with async functions', () => {
+  it('run() does not end between two awaited steps of an async function', async () => {
+    const ioc = new IoContext();
+    const ex = ioc.getExecutor();
+    // An operation that counts work while pending and completes through the context's queue.
+    const op = () =>
+      new Promise<void>((resolve) => {
+        ex.onWorkStarted();
+        setTimeout(() => {
+          ex.post(() => resolve());
+          ex.onWorkFinished();
+        }, 1);
+      });
+    let steps = 0;
+    post(ioc, async () => {
+      for (let i = 0; i < 5; i++) {
+        await op();
+        steps++;
+      }
+    });
+    await ioc.run();
+    expect(steps).toBe(5);
+  });
+});
