@@ -1,4 +1,4 @@
-import { defaultExecutor, type Executor } from '@tsio/executor';
+import { defaultExecutor, type Executor, type Runnable, systemContext } from '@tsio/executor';
 import type { Observable } from 'rxjs';
 import {
   type Associated,
@@ -7,6 +7,7 @@ import {
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
 } from './associated.js';
+import type { CancellationSlot } from './cancellation.js';
 import type { ErrorCode } from './error.js';
 
 /**
@@ -135,35 +136,94 @@ export function asyncInitiate<
   A extends unknown[],
   T extends CompletionToken<V> = DefaultToken<V>,
 >(initiation: Initiation<V, A>, token: T | undefined, ...args: A): AsyncResult<T, V> {
-  const isFn = typeof initiation === 'function';
-  const ioExecutor = (!isFn && initiation.executor) || defaultExecutor();
-  const start: Start = (handler) => {
-    const ex = getAssociatedExecutor(handler, ioExecutor);
-    const slot = getAssociatedCancellationSlot(handler);
-    let initiating = true;
-    let done = false;
-    const complete = ((ec: ErrorCode | null, ...values: unknown[]) => {
-      if (done) throw new Error('tsio: a completion handler was invoked twice');
-      done = true;
-      slot?.clear();
-      const call = () => handler(ec, ...values);
-      if (initiating) ex.post(call);
-      else ex.dispatch(call);
-    }) as CompletionHandler<V> & Associated;
-    // Associations are copied only when present: adding properties to a fresh
-    // function on every operation is the costliest part of this path.
-    if (ex !== ioExecutor) complete[associatedExecutorKey] = ex;
-    if (slot) complete[associatedSlotKey] = slot;
-    try {
-      if (isFn) initiation(complete, ...args);
-      else initiation.initiate(complete, ...args);
-    } finally {
-      initiating = false;
-    }
-  };
+  const ioExecutor = (typeof initiation !== 'function' && initiation.executor) || defaultExecutor();
+  // A callback token (the common, fastest case) starts at once: no `start` closure.
   if (typeof token === 'function') {
-    start(token as CompletionHandler<unknown[]>);
+    initiate(initiation, ioExecutor, token as CompletionHandler<unknown[]>, args);
     return undefined as AsyncResult<T, V>;
   }
-  return launch(start, token as CompletionToken<unknown[]> | undefined) as AsyncResult<T, V>;
+  return launch(
+    (handler) => initiate(initiation, ioExecutor, handler, args),
+    token as CompletionToken<unknown[]> | undefined,
+  ) as AsyncResult<T, V>;
+}
+
+const systemExecutor = systemContext.getExecutor();
+
+/**
+ * One operation's completion state. It is what the executor queues when the
+ * handler's executor is the default one (a `Runnable`), so a completion
+ * costs one closure (the handler the initiation receives) and this object,
+ * instead of also a `() => handler(ec, ...values)` closure and a rest array.
+ * Measured: callback-token round trip 274 -> see docs/performance.md.
+ */
+class Completion implements Runnable {
+  initiating = true;
+  done = false;
+  ec: ErrorCode | null = null;
+  /** The one value most signatures have (`[number]`), or the values array when there are several. */
+  value: unknown = undefined;
+  /** Arguments the handler is called with: 1 (ec), 2 (ec, value) or more (ec, ...value). */
+  argc = 0;
+
+  constructor(
+    readonly handler: CompletionHandler<unknown[]>,
+    readonly ex: Executor,
+    readonly slot: CancellationSlot | undefined,
+  ) {}
+
+  run(): void {
+    const h = this.handler;
+    const ec = this.ec;
+    const v = this.value;
+    // Drop references before the handler runs, so what it closes over is not kept by us.
+    this.value = undefined;
+    if (this.argc === 2) h(ec, v);
+    else if (this.argc < 2) h(ec);
+    else h(ec, ...(v as unknown[]));
+  }
+}
+
+function initiate<V extends unknown[], A extends unknown[]>(
+  initiation: Initiation<V, A>,
+  ioExecutor: Executor,
+  handler: CompletionHandler<unknown[]>,
+  args: A,
+): void {
+  const ex = getAssociatedExecutor(handler, ioExecutor);
+  const slot = getAssociatedCancellationSlot(handler);
+  const c = new Completion(handler, ex, slot);
+  // `function` + `arguments` rather than `(ec, ...values)`: no rest array for the common arities.
+  const complete = function complete(ec: ErrorCode | null, value?: unknown): void {
+    if (c.done) throw new Error('tsio: a completion handler was invoked twice');
+    c.done = true;
+    c.slot?.clear();
+    c.ec = ec;
+    // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
+    const argc = arguments.length;
+    c.argc = argc;
+    // biome-ignore lint/complexity/noArguments: several values are rare; avoid a rest array for one
+    c.value = argc <= 2 ? value : Array.prototype.slice.call(arguments, 1);
+    const target = c.ex;
+    if (target === systemExecutor) {
+      if (c.initiating) systemContext.enqueue(c);
+      else systemContext.dispatchRunnable(c);
+    } else if (c.initiating) target.post(() => c.run());
+    else target.dispatch(() => c.run());
+  } as unknown as CompletionHandler<V> & Associated;
+  // Associations are copied only when present: adding properties to a fresh
+  // function on every operation is the costliest part of this path.
+  if (ex !== ioExecutor) complete[associatedExecutorKey] = ex;
+  if (slot) complete[associatedSlotKey] = slot;
+  try {
+    // Most initiations take no extra arguments: skip the spread then.
+    if (typeof initiation === 'function') {
+      if (args.length === 0) (initiation as unknown as (h: CompletionHandler<V>) => void)(complete);
+      else initiation(complete, ...args);
+    } else if (args.length === 0) {
+      (initiation as unknown as { initiate(h: CompletionHandler<V>): void }).initiate(complete);
+    } else initiation.initiate(complete, ...args);
+  } finally {
+    c.initiating = false;
+  }
 }
