@@ -134,14 +134,8 @@ for (const server of servers) {
   });
 }
 
-/**
- * Skipped until the websocket teardown shuts TLS down: at the time of
- * writing, teardown.ts shuts down the TcpStream under the TLS layer, which
- * refuses (`operationNotSupported`), so neither side sends its FIN and both
- * wait for EOF — `asyncClose` of the TLS client example never completes.
- * Remove `.skip` once a closing handshake completes over `net.ssl.Stream`.
- */
-describe.skip('websocket-server-async-ssl', () => {
+/** The closing handshake over TLS ends with SslStream's teardown (close_notify both ways). */
+describe('websocket-server-async-ssl', () => {
   let srv: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
     srv = await startServer('websocket-server-async-ssl');

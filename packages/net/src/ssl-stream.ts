@@ -276,4 +276,18 @@ export class SslStream<Next extends TcpStream = TcpStream> {
       token,
     );
   }
+
+  /**
+   * The websocket teardown customization point (Beast websocket/ssl.hpp):
+   * after the closing handshake, a TLS stream says close_notify and waits
+   * for the peer's (or its FIN) whatever the role — both sides send before
+   * they wait, so neither waits on the other — then closes TCP. EOF is
+   * success, as for plain TCP.
+   */
+  asyncTeardown(_role: 'client' | 'server', handler: (ec: ErrorCode | null) => void): void {
+    this.asyncShutdown((ec) => {
+      this.next.close();
+      handler(ec === error.eof ? null : ec);
+    });
+  }
 }
