@@ -18,6 +18,16 @@ export interface Teardownable {
   asyncTeardown(role: Role, token: (ec: ErrorCode | null) => void): void;
 }
 
+/**
+ * A TLS-like next layer (our `SslStream`, or a user's): `asyncShutdown`
+ * sends its closing message (TLS close_notify) after what was written and
+ * waits for the peer's, or its FIN. Beast's teardown for `ssl::stream`
+ * (websocket/ssl.hpp) is exactly this shutdown, in either role.
+ */
+interface AsyncShutdownable {
+  asyncShutdown(token: (ec: ErrorCode | null) => void): void;
+}
+
 interface Shutdownable {
   shutdown?: (what: 'send' | 'receive' | 'both') => void;
   shutdownSend?: () => void;
@@ -42,7 +52,8 @@ function lowestOf(s: unknown): unknown {
  * (Beast impl/teardown.hpp, RFC 6455 §7.1.1: the server closes TCP first).
  * Server: shut down sending, read to EOF, close. Client: read to EOF (the
  * server's FIN), shut down sending, close. EOF is success; bytes read on the
- * way are discarded.
+ * way are discarded. A next layer with `asyncShutdown` (TLS) is shut down
+ * with it instead — close_notify both ways — and then closed.
  */
 export function asyncTeardown<T extends CompletionToken<[]> = DefaultToken<[]>>(
   role: Role,
@@ -53,6 +64,17 @@ export function asyncTeardown<T extends CompletionToken<[]> = DefaultToken<[]>>(
   if (typeof custom.asyncTeardown === 'function') {
     return asyncCompose<[], T>((self) => {
       custom.asyncTeardown?.(role, (ec) => self.complete(ec));
+    }, token);
+  }
+  const tls = next as Partial<AsyncShutdownable>;
+  if (typeof tls.asyncShutdown === 'function') {
+    return asyncCompose<[], T>((self) => {
+      tls.asyncShutdown?.(
+        self.bind((ec: ErrorCode | null) => {
+          lowestClosable(next)?.close();
+          self.complete(ec === netError.eof ? null : ec);
+        }),
+      );
     }, token);
   }
   const lowest = lowestOf(next);
