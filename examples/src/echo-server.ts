@@ -8,7 +8,8 @@
  * Listens on 127.0.0.1:P (0: an ephemeral port), prints `READY <port>`
  * once listening, accepts WebSocket connections on any path and echoes
  * every message with its opcode (text stays text, binary stays binary)
- * until the peer closes. SIGUSR2 prints `MEM <json>` (process.memoryUsage()
+ * until the peer closes; `--deflate` negotiates permessage-deflate with a
+ * client that offers it. SIGUSR2 prints `MEM <json>` (process.memoryUsage()
  * after a gc when run with --expose-gc); SIGTERM / SIGINT exit.
  *
  * Written the way Beast's websocket_server_async is: an accept loop and one
@@ -18,7 +19,7 @@
 import { parseArgs } from 'node:util';
 import type { ErrorCode } from '@tsio/completion-token';
 import { Acceptor, Endpoint, FlatBuffer, type TcpStream } from '@tsio/net';
-import { Stream, error as wsError } from '@tsio/websocket';
+import { PermessageDeflate, Stream, error as wsError } from '@tsio/websocket';
 
 const { values } = parseArgs({
   options: {
@@ -30,10 +31,9 @@ const { values } = parseArgs({
 });
 const port = Number(values.port);
 const host = String(values.host);
-// --deflate: permessage-deflate is negotiated once `@tsio/websocket` has its
-// `PermessageDeflate` option; until then the flag is accepted and the server
-// declines compression (an offer is simply not answered, as RFC 7692 allows).
-const deflate = values.deflate === true;
+// --deflate: accept a client's permessage-deflate offer (RFC 7692); without
+// it an offer is declined (left unanswered, as the RFC allows).
+const deflate = values.deflate === true ? new PermessageDeflate({ server: true }) : null;
 
 let connections = 0;
 
@@ -45,6 +45,7 @@ class Session {
   constructor(socket: TcpStream) {
     socket.setNoDelay(true);
     this.ws = new Stream(socket);
+    if (deflate) this.ws.setOption(deflate);
     connections++;
   }
 
@@ -124,8 +125,6 @@ acceptor.asyncListen((ec: ErrorCode | null) => {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  if (deflate)
-    process.stderr.write('echo-server: --deflate accepted; permessage-deflate is not available yet\n');
   accept();
   // Last: the harness may signal us the moment it reads this line.
   process.stdout.write(`READY ${acceptor.localEndpoint().port()}\n`);
