@@ -139,7 +139,8 @@ export class TcpStream {
 
   /** @internal the hooks a `SocketIo` (ours or the TLS layer's) calls. */
   readonly owner: IoOwner = {
-    expired: () => performance.now() >= this.expiry,
+    // Checked by every readSome/writeSome: skip the clock when there is no expiry.
+    expired: () => this.expiry !== Number.POSITIVE_INFINITY && performance.now() >= this.expiry,
     timeOut: () => this.timeOut(),
     opStarted: () => {
       this.executor.onWorkStarted();
