@@ -238,6 +238,7 @@ export class PmdCodec {
   readonly local: PmdLocalParams;
   private inflaterObj: Inflater | null = null;
   private deflaterObj: Deflater | null = null;
+  private closed = false;
 
   constructor(
     readonly config: PmdConfig,
@@ -249,17 +250,24 @@ export class PmdCodec {
 
   /** Created on first use: a connection that never sends compressed data does not pay for zlib's state. */
   inflater(): Inflater {
-    this.inflaterObj ??= new Inflater(this.local.inflateWindowBits, this.local.inflateNoContextTakeover);
+    if (this.inflaterObj === null) {
+      this.inflaterObj = new Inflater(this.local.inflateWindowBits, this.local.inflateNoContextTakeover);
+      // Asked for after the connection ended: born closed (it would never be released otherwise).
+      if (this.closed) this.inflaterObj.close();
+    }
     return this.inflaterObj;
   }
 
   deflater(): Deflater {
-    this.deflaterObj ??= new Deflater(
-      this.local.deflateWindowBits,
-      this.local.deflateNoContextTakeover,
-      this.opts.compLevel,
-      this.opts.memLevel,
-    );
+    if (this.deflaterObj === null) {
+      this.deflaterObj = new Deflater(
+        this.local.deflateWindowBits,
+        this.local.deflateNoContextTakeover,
+        this.opts.compLevel,
+        this.opts.memLevel,
+      );
+      if (this.closed) this.deflaterObj.close();
+    }
     return this.deflaterObj;
   }
 
@@ -269,6 +277,7 @@ export class PmdCodec {
   }
 
   close(): void {
+    this.closed = true;
     this.inflaterObj?.close();
     this.deflaterObj?.close();
   }
