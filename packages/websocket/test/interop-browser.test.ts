@@ -2,8 +2,7 @@
  * Interop with a real browser: Debian's chromium, driven by playwright-core.
  * A page served on 127.0.0.1 by a plain node:http server connects to OUR
  * websocket server (Acceptor + TcpStream + Stream), exchanges text and
- * binary messages (with permessage-deflate as the browser offers it, once
- * our option exists: until then the offer is declined), and closes with a
+ * binary messages (with permessage-deflate as the browser offers it), and closes with a
  * code and a reason that both sides observe — once closed by the page,
  * once by our server.
  */
@@ -12,22 +11,16 @@ import { createServer, type Server } from 'node:http';
 import { SystemError } from '@tsio/completion-token';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { error } from '../src/index.js';
+import { error, PermessageDeflate } from '../src/index.js';
 import {
   chromiumMissing,
-  deflateMissing,
   describePeer,
   type EchoResult,
   type OurServer,
-  permessageDeflate,
   readMessage,
   startServer,
   type WsStream,
 } from './peers/interop.js';
-
-const Deflate = permessageDeflate();
-if (!Deflate)
-  process.stderr.write(`[interop] chromium: the browser's deflate offer is declined: ${deflateMissing}\n`);
 
 const PAGE = '<!doctype html><html><head><title>tsio interop</title></head><body>tsio</body></html>';
 
@@ -97,7 +90,7 @@ describePeer('chromium page -> our server', chromiumMissing(), () => {
     pageUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}/`;
     // Echoes until the page closes; on 'close-me' it closes with its own code and reason.
     server = await startServer(echoUntilCloseMe, (ws) => {
-      if (Deflate) ws.setOption(new Deflate({ server: true }));
+      ws.setOption(new PermessageDeflate({ server: true }));
     });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -130,8 +123,8 @@ describePeer('chromium page -> our server', chromiumMissing(), () => {
     });
     expect(result.echoes.filter((e) => !e.same)).toEqual([]);
     expect(result.echoes).toHaveLength(12);
-    if (Deflate) expect(result.extensions).toContain('permessage-deflate');
-    else expect(result.extensions).toBe('');
+    // Chromium offers permessage-deflate; our server accepts it.
+    expect(result.extensions).toContain('permessage-deflate');
     // We echo the page's code; the closing handshake completed.
     expect(result.close).toMatchObject({ code: 4010, wasClean: true });
     const session = (await server.sessions[0]) as SessionResult;

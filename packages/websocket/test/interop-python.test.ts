@@ -8,16 +8,14 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { closeCode, type FrameType } from '../src/index.js';
+import { closeCode, type FrameType, PermessageDeflate } from '../src/index.js';
 import {
   bytesOf,
   connectClient,
-  deflateMissing,
   describePeer,
   type EchoResult,
   echo,
   type OurServer,
-  permessageDeflate,
   pythonWebsocketsMissing,
   readMessage,
   readUntilClosed,
@@ -29,9 +27,6 @@ import {
 
 const PYTHON = '/usr/bin/python3';
 const peer = (name: string) => fileURLToPath(new URL(`./peers/${name}`, import.meta.url));
-const Deflate = permessageDeflate();
-if (!Deflate)
-  process.stderr.write(`[interop] python: compression runs expect a declined offer: ${deflateMissing}\n`);
 
 interface ClientReport {
   ok: boolean;
@@ -90,15 +85,14 @@ describePeer('python websockets client -> our server', pythonWebsocketsMissing()
     server = null;
   }, 120_000);
 
-  it(`with compression offered (${Deflate ? 'negotiated' : 'declined: no PermessageDeflate yet'})`, async () => {
+  it('with compression: its deflate offer is accepted by our server', async () => {
     server = await startServer(echo, (ws) => {
-      if (Deflate) ws.setOption(new Deflate({ server: true }));
+      ws.setOption(new PermessageDeflate({ server: true }));
     });
     const { status, report } = await runPythonClient(`ws://127.0.0.1:${server.port}/py?deflate=1`, true);
     expect(report.failures).toEqual([]);
     expect(status).toBe(0);
-    if (Deflate) expect(report.extensions).toContain('permessage-deflate');
-    else expect(report.extensions).toBe('');
+    expect(report.extensions).toContain('permessage-deflate');
     expect(((await server.sessions[0]) as EchoResult).reason.code).toBe(4006);
     server.close();
     server = null;
@@ -233,15 +227,14 @@ describePeer('our client -> python websockets server', pythonWebsocketsMissing()
     expect(await py.nextReport()).toMatchObject({ path: '/close', code: 4005, error: null });
   });
 
-  it(`with its compression on (${Deflate ? 'negotiated' : 'we do not offer it: no PermessageDeflate yet'})`, async () => {
+  it('with compression: our deflate offer is accepted by its server', async () => {
     const ws = await connect(pyDeflate, '/echo', (w) => {
-      if (Deflate) w.setOption(new Deflate({ client: true }));
+      w.setOption(new PermessageDeflate({ client: true }));
     });
     await exchangeAll(ws, [0, 1, 125, 126, 65535, 65536, 1 << 20]);
     await ws.asyncClose(closeCode.normal);
     const report = await pyDeflate.nextReport();
     expect(report).toMatchObject({ path: '/echo', code: closeCode.normal, error: null });
-    if (Deflate) expect(report.extensions).toContain('permessage-deflate');
-    else expect(report.extensions).toBe('');
+    expect(report.extensions).toContain('permessage-deflate');
   }, 60_000);
 });

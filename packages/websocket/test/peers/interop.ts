@@ -8,8 +8,7 @@ import { existsSync } from 'node:fs';
 import { SystemError } from '@tsio/completion-token';
 import { Acceptor, Endpoint, FlatBuffer, TcpStream } from '@tsio/net';
 import { describe, it } from 'vitest';
-import * as websocket from '../../src/index.js';
-import { type CloseReason, error, Stream, type StreamOption } from '../../src/index.js';
+import { type CloseReason, error, Stream } from '../../src/index.js';
 
 export type WsStream = Stream<TcpStream>;
 
@@ -52,19 +51,6 @@ export function chromiumMissing(): string | null {
   if (!existsSync('/usr/bin/chromium')) return '/usr/bin/chromium not found (apt-get install chromium)';
   return null;
 }
-
-type OptionCtor = new (o: Record<string, unknown>) => StreamOption;
-
-/**
- * The permessage-deflate option once `@tsio/websocket` exports it (another
- * engineer is writing it); null until then, and the deflate cases skip.
- */
-export function permessageDeflate(): OptionCtor | null {
-  const ctor = (websocket as Record<string, unknown>).PermessageDeflate;
-  return typeof ctor === 'function' ? (ctor as OptionCtor) : null;
-}
-
-export const deflateMissing = 'PermessageDeflate is not exported by @tsio/websocket yet';
 
 export interface OurServer {
   port: number;
