@@ -437,8 +437,9 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
    * One timer per stream, as Beast. The Node timer only posts to the
    * stream's executor (Beast's timeout_handler runs there); a generation
    * number drops an expiry that was overtaken by a clear or a re-arm.
-   * `unref` so that a forgotten stream does not keep the process alive, but
-   * every terminal path clears it anyway (see `status`).
+   * Not `unref`ed: like an Asio timer it is outstanding work, and every
+   * terminal path clears it (see `status`), which the tests check with
+   * `process.getActiveResourcesInfo()` (unref'd timers do not show there).
    */
   private armTimer(ms: number, onExpire: () => void): void {
     this.clearTimer();
@@ -453,7 +454,6 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       },
       Math.max(0, ms),
     );
-    this.timer.unref();
   }
 
   private timeOut(): void {
