@@ -114,6 +114,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   rdBuf: Buffer = Buffer.allocUnsafe(0);
   rdPos = 0;
   rdEnd = 0;
+  /**
+   * What the read buffer is allocated at: it starts at MIN_READ_SPACE (a
+   * slice of Node's shared pool) and doubles up to `readBufferBytes` each
+   * time a read fills it, so an idle connection holds 2 KiB, not 16 KiB
+   * (memory-idle: external memory per connection 16 KB -> 2 KB).
+   */
+  rdSize = MIN_READ_SPACE;
   parser: FrameParser = new FrameParser({ role: 'server' });
   /** Bytes of the current message seen so far (compared with readMessageMax). */
   rdMsgSize = 0;
@@ -339,12 +346,15 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.rdPos = 0;
       this.rdEnd = 0;
     }
-    if (this.rdBuf.length - this.rdEnd < MIN_READ_SPACE) {
+    if (
+      this.rdBuf.length - this.rdEnd < MIN_READ_SPACE ||
+      (this.rdEnd === 0 && this.rdBuf.length < this.rdSize)
+    ) {
       const pending = this.rdEnd - this.rdPos;
       if (this.rdPos > 0 && this.rdBuf.length - pending >= MIN_READ_SPACE) {
         this.rdBuf.copyWithin(0, this.rdPos, this.rdEnd);
       } else {
-        const grown = Buffer.allocUnsafe(Math.max(this.opts.readBufferBytes, pending + MIN_READ_SPACE));
+        const grown = Buffer.allocUnsafe(Math.max(this.rdSize, pending + MIN_READ_SPACE));
         this.rdBuf.copy(grown, 0, this.rdPos, this.rdEnd);
         this.rdBuf = grown;
       }
@@ -352,6 +362,12 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.rdEnd = pending;
     }
     return this.rdBuf.subarray(this.rdEnd);
+  }
+
+  /** A read from the next layer filled the read buffer: allocate a larger one next time. */
+  readBufferFilled(): void {
+    if (this.rdSize < this.opts.readBufferBytes)
+      this.rdSize = Math.min(this.rdSize * 2, this.opts.readBufferBytes);
   }
 
   /** Releases the read buffer when it holds nothing (memory per idle connection). */

@@ -56,7 +56,8 @@ class ReadOp<Next extends AsyncStream> {
   private controlOpcode = 0;
   private finished = false;
   private readonly onRead: (ec: ErrorCode | null, n: number) => void;
-  private readonly onDirectRead: (ec: ErrorCode | null, n: number) => void;
+  /** Made on first use: most reads never read straight into the caller's buffer. */
+  private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   private directView: Uint8Array | null = null;
 
   constructor(
@@ -70,7 +71,6 @@ class ReadOp<Next extends AsyncStream> {
     private readonly lockOwner: object | null,
   ) {
     this.onRead = self.bind((ec: ErrorCode | null, n: number) => this.afterRead(ec, n));
-    this.onDirectRead = self.bind((ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n));
   }
 
   start(): void {
@@ -125,8 +125,10 @@ class ReadOp<Next extends AsyncStream> {
 
   private afterRead(ec: ErrorCode | null, n: number): void {
     if (ec) return this.ioError(ec);
-    this.impl.noteReceived();
-    this.impl.rdEnd += n;
+    const impl = this.impl;
+    impl.noteReceived();
+    impl.rdEnd += n;
+    if (impl.rdEnd === impl.rdBuf.length) impl.readBufferFilled();
     this.loop();
   }
 
@@ -236,6 +238,7 @@ class ReadOp<Next extends AsyncStream> {
       view = prepared[0] as Uint8Array;
     }
     this.directView = view;
+    this.onDirectRead ??= this.self.bind((ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n));
     this.impl.next.readSome(view, this.onDirectRead);
   }
 
