@@ -5,7 +5,7 @@
  * exactly once with testFailure (the first error, as Beast's check_stop_now
  * reports it), nothing hangs, and the stream is no longer open.
  */
-import type { ErrorCode } from '@tsio/completion-token';
+import { type ErrorCode, error as netError } from '@tsio/completion-token';
 import { FlatBuffer, TestStream, testError } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
 import { HttpHeadParser } from '../src/detail/handshake.js';
@@ -215,4 +215,36 @@ describe('fail count at every step', () => {
       expect(n).toBeGreaterThan(4);
     });
   }
+
+  it('a read and a write at once: the first error is reported as is, the other operation gets operationAborted', async () => {
+    let n = 1;
+    for (; n <= MAX_N; n++) {
+      const fc = new ArmedFailCount(n);
+      const { ws, own, peer } = await opened('server', fc);
+      own.writeSize(1);
+      const r = track<[number]>();
+      ws.asyncRead(new FlatBuffer(), r.handler);
+      const w = track<[number]>();
+      ws.asyncWrite('a message written one byte at a time', w.handler);
+      const [wec] = await w.result;
+      if (wec === null) {
+        expect(fc.count()).toBeLessThan(n);
+        expect(r.calls()).toBe(0);
+        peer.close();
+        const [rec] = await r.result;
+        expect(rec).toBe(netError.eof);
+        break;
+      }
+      const [rec] = await r.result;
+      await settle(3);
+      expect([r.calls(), w.calls()]).toEqual([1, 1]);
+      const codes = [rec, wec].map(String).sort();
+      expect(codes, `fail count ${n}`).toEqual(
+        ['net.operationAborted', String(testError.testFailure)].sort(),
+      );
+      expect(ws.isOpen()).toBe(false);
+      expect(own.isOpen()).toBe(false);
+    }
+    expect(n).toBeGreaterThan(10);
+  });
 });
