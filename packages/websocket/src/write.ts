@@ -23,7 +23,6 @@ import type { PmdCodec } from './deflate.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
-import { writeAll } from './read.js';
 
 class WriteOp<Next extends AsyncStream> {
   private sent = 0;
@@ -32,7 +31,10 @@ class WriteOp<Next extends AsyncStream> {
   private out: readonly Uint8Array[];
   private outTotal: number;
   private compressed = false;
-  private readonly onWritten: (ec: ErrorCode | null) => void;
+  /** The frame being written and how many of its bytes are not yet accepted by the next layer. */
+  private frame: readonly Uint8Array[] = [];
+  private frameLeft = 0;
+  private readonly onWritten: (ec: ErrorCode | null, n: number) => void;
 
   constructor(
     private readonly impl: StreamImpl<Next>,
@@ -42,7 +44,7 @@ class WriteOp<Next extends AsyncStream> {
     /** The message ends with this operation. */
     private readonly fin: boolean,
   ) {
-    this.onWritten = self.bind((ec: ErrorCode | null) => this.afterWrite(ec));
+    this.onWritten = self.bind((ec: ErrorCode | null, n: number) => this.afterWrite(ec, n));
     this.out = payload;
     this.outTotal = total;
   }
@@ -88,8 +90,13 @@ class WriteOp<Next extends AsyncStream> {
     const rsv1 = impl.wrDeflate && !impl.wrCont;
     impl.wrCont = !frameFin;
     this.fragLen = len;
-    const frame = impl.makeFrame(opcode, frameFin, slice(this.out, this.sent, len), len, rsv1);
-    writeAll(impl.next, frame, this.onWritten);
+    // A whole message in one frame (the common case) needs no slicing.
+    const bytes = this.sent === 0 && len === this.outTotal ? this.out : slice(this.out, this.sent, len);
+    this.frame = withoutEmpty(impl.makeFrame(opcode, frameFin, bytes, len, rsv1));
+    this.frameLeft = byteLength(this.frame);
+    // Straight to the next layer's writeSome rather than through `writeAll`: no
+    // per-frame closure or filtered array (partial writes are handled in afterWrite).
+    impl.next.writeSome(this.frame, this.onWritten);
   }
 
   /** Deflates this operation's bytes (holding the write block, so messages stay in order), then frames them. */
@@ -112,12 +119,19 @@ class WriteOp<Next extends AsyncStream> {
     );
   }
 
-  private afterWrite(ec: ErrorCode | null): void {
+  private afterWrite(ec: ErrorCode | null, n: number): void {
     const impl = this.impl;
     if (ec) {
       const reported = impl.stopError(ec);
       impl.closeNextLayer();
       return this.finish(reported);
+    }
+    this.frameLeft -= n;
+    if (this.frameLeft > 0) {
+      // A partial write (a next layer that takes less than everything): write the rest.
+      this.frame = dropFront(this.frame, n);
+      impl.next.writeSome(this.frame, this.onWritten);
+      return;
     }
     this.sent += this.fragLen;
     if (this.sent === this.outTotal) return this.finish(null);
@@ -132,6 +146,34 @@ class WriteOp<Next extends AsyncStream> {
     const n = !this.compressed ? this.sent : this.sent === this.outTotal ? this.total : 0;
     this.self.complete(ec, n);
   }
+}
+
+function byteLength(bufs: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let i = 0; i < bufs.length; i++) n += (bufs[i] as Uint8Array).length;
+  return n;
+}
+
+/** The sequence without empty buffers (copied only when it has some). */
+function withoutEmpty(bufs: Uint8Array[]): Uint8Array[] {
+  for (let i = 0; i < bufs.length; i++) {
+    if ((bufs[i] as Uint8Array).length === 0) return bufs.filter((b) => b.length > 0);
+  }
+  return bufs;
+}
+
+/** The sequence after its first `n` bytes. */
+function dropFront(bufs: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n === 0 ? b : b.subarray(n));
+    n = 0;
+  }
+  return out;
 }
 
 /** The bytes `[start, start + len)` of a buffer sequence, as views. */
