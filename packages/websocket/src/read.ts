@@ -341,7 +341,9 @@ class ReadOp<Next extends AsyncStream> {
         return 'return';
       }
       if (this.space() === 0) {
-        this.finish(this.transferred > 0 || this.target.kind === 'fixed' ? null : error.bufferOverflow);
+        // As in loop(): a whole-message read that does not fit fails with bufferOverflow.
+        const partialOk = !this.whole && (this.transferred > 0 || this.target.kind === 'fixed');
+        this.finish(partialOk ? null : error.bufferOverflow);
         return 'return';
       }
       if (!this.deliverInflated(inf)) return 'return';
