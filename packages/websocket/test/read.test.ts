@@ -2,9 +2,9 @@
  * The read operation on large payloads (read straight into the caller's
  * buffer), buffer limits, and UTF-8 / size checks on that path, from both sides.
  */
-import { FlatBuffer, MultiBuffer } from '@tsio/net';
+import { FlatBuffer, MultiBuffer, TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
-import { error } from '../src/index.js';
+import { error, PermessageDeflate, Stream } from '../src/index.js';
 import {
   closeCodeOf,
   drainPeer,
@@ -146,4 +146,23 @@ describe('zero-length frames', () => {
       expect(ws.gotText()).toBe(true);
     });
   }
+});
+
+describe('bufferOverflow with permessage-deflate', () => {
+  it('a whole compressed message that does not fit the dynamic buffer fails with bufferOverflow', async () => {
+    const [a, b] = TestStream.pair();
+    const client = new Stream(a);
+    const server = new Stream(b);
+    client.setOption(new PermessageDeflate({ client: true }));
+    server.setOption(new PermessageDeflate({ server: true }));
+    await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
+    await client.asyncWrite('z'.repeat(100));
+    expect(parseFrames(b.bytes()).frames[0]!.rsv).toBe(4);
+    const t = track<[number]>();
+    server.asyncRead(new FlatBuffer(10), t.handler);
+    const [ec, n] = await t.result;
+    expect(String(ec)).toBe(String(error.bufferOverflow));
+    expect(n).toBe(10);
+    expect(server.isMessageDone()).toBe(false);
+  });
 });
