@@ -343,6 +343,8 @@ export async function startSoakServer(opts = {}) {
 
 // ---- the clients ---------------------------------------------------------------------
 
+const TEXT_PIECES = ['a', 'é', '€', '𝄞', ' ', 'z'].map((text) => ({ text, bytes: Buffer.byteLength(text) }));
+
 /** A message of soak traffic: mostly small, some medium, a few over the 16-bit length boundary. */
 function makeMessage(rng) {
   const r = rng.next();
@@ -356,10 +358,14 @@ function makeMessage(rng) {
           : 65_536 + rng.int(8000);
   if (size <= 4000 && rng.chance(0.3)) {
     // Text that can never look like a command (no 'c' anywhere).
-    const pieces = ['a', 'é', '€', '𝄞', ' ', 'z'];
-    let s = '';
-    while (Buffer.byteLength(s) < size) s += pieces[rng.int(pieces.length)];
-    return { text: true, bytes: Buffer.from(s, 'utf8') };
+    const parts = [];
+    let n = 0;
+    while (n < size) {
+      const piece = TEXT_PIECES[rng.int(TEXT_PIECES.length)];
+      parts.push(piece.text);
+      n += piece.bytes;
+    }
+    return { text: true, bytes: Buffer.from(parts.join(''), 'utf8') };
   }
   return { text: false, bytes: randomFillSync(Buffer.allocUnsafe(size)) };
 }
