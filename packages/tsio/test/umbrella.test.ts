@@ -51,9 +51,11 @@ describe('net.coSpawn', () => {
       throw new net.SystemError(websocket.error.closed);
     });
     expect(started).toBe(false);
+    // Observe the rejection before running, as a caller of co_spawn's token would.
+    const rejected = expect(result).rejects.toMatchObject({ code: websocket.error.closed });
     await ioc.run();
     expect(started).toBe(true);
-    await expect(result).rejects.toMatchObject({ code: websocket.error.closed });
+    await rejected;
   });
 });
 
