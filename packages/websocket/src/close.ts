@@ -37,7 +37,7 @@ import {
 } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
-import { closingTimeout, startRead, writeAll } from './read.js';
+import { startRead, writeAll } from './read.js';
 import { asyncTeardown } from './teardown.js';
 
 class CloseOp<Next extends AsyncStream> {
@@ -86,8 +86,7 @@ class CloseOp<Next extends AsyncStream> {
       return this.finish(impl.notOpenError());
     }
     impl.wrClose = true;
-    impl.status = 'closing';
-    impl.setTimer(closingTimeout(impl));
+    impl.status = 'closing'; // arms the closing-handshake bound
     writeAll(
       impl.next,
       this.frame,

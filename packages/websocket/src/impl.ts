@@ -524,9 +524,14 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   idlePing: (() => void) | null = null;
 }
 
-/** The bound on a closing handshake: the handshake timeout, at most 30 s when none is set. */
+/**
+ * The bound on a closing handshake: the handshake timeout, as Beast's
+ * `update_timer` uses it while closing; 30 s when none is set, so a peer that
+ * never answers a close cannot hold a connection forever (Beast: unbounded).
+ */
 export function closingTimeoutOf(opts: StreamOptions): number {
-  return Math.min(opts.timeout.handshakeTimeout, 30_000);
+  const t = opts.timeout.handshakeTimeout;
+  return Number.isFinite(t) ? t : 30_000;
 }
 
 interface Closable {

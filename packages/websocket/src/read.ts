@@ -37,7 +37,7 @@ import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
 import { closeCode, Opcode } from './detail/rfc6455.js';
 import { error, errorFromName } from './error.js';
-import type { StreamImpl } from './impl.js';
+import { closingTimeoutOf, type StreamImpl } from './impl.js';
 import { asyncTeardown } from './teardown.js';
 
 /** Where a read puts payload bytes. */
@@ -538,7 +538,7 @@ class ReadOp<Next extends AsyncStream> {
 
   private teardown(ec: ErrorCode): void {
     const impl = this.impl;
-    impl.setTimer(closingTimeout(impl));
+    impl.setTimer(closingTimeoutOf(impl.opts));
     asyncTeardown(
       impl.role ?? 'server',
       impl.next,
@@ -551,11 +551,6 @@ class ReadOp<Next extends AsyncStream> {
       }),
     );
   }
-}
-
-/** The bound on a closing handshake: the handshake timeout, at most 30 s when none is set. */
-export function closingTimeout(impl: StreamImpl<AsyncStream>): number {
-  return Math.min(impl.opts.timeout.handshakeTimeout, 30_000);
 }
 
 function closePayload(code: number): Buffer {
