@@ -152,7 +152,8 @@ class CloseOp<Next extends AsyncStream> {
           impl.status = 'failed';
           return this.finish(beastError.timeout);
         }
-        // EOF, or any error once both close frames have crossed, is success (Beast teardown).
+        // Both close frames crossed: that is a successful close (the seed, issue 5), whatever
+        // the transport says during teardown. Beast would report a teardown error here.
         impl.status = 'closed';
         this.finish(null);
       }),
