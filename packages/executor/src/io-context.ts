@@ -1,4 +1,5 @@
-import type { ExecutionContext, Executor, Handler } from './executor.js';
+import { ContextExecutor, type QueueContext } from './context-executor.js';
+import type { Executor, Handler } from './executor.js';
 import { Fifo } from './fifo.js';
 
 /** Handlers `run()` processes before it lets Node's event loop poll for I/O. */
@@ -14,9 +15,9 @@ const RUN_BUDGET = 1024;
  * outstanding work) or is stopped; between batches it yields to the event
  * loop so the I/O that completes the outstanding operations can happen.
  */
-export class IoContext implements ExecutionContext {
+export class IoContext implements QueueContext {
   private readonly queue = new Fifo<Handler>(256);
-  private readonly executor: IoContextExecutor;
+  private readonly executor: ContextExecutor;
   private depth = 0;
   private outstanding = 0;
   private isStopped = false;
@@ -24,7 +25,7 @@ export class IoContext implements ExecutionContext {
   private wake: (() => void) | null = null;
 
   constructor() {
-    this.executor = new IoContextExecutor(this);
+    this.executor = new ContextExecutor(this);
   }
 
   getExecutor(): Executor {
@@ -175,42 +176,5 @@ export class IoContext implements ExecutionContext {
       this.wake = null;
       wake();
     }
-  }
-}
-
-class IoContextExecutor implements Executor {
-  constructor(private readonly ctx: IoContext) {}
-
-  post(fn: Handler): void {
-    this.ctx.enqueue(fn);
-  }
-
-  dispatch(fn: Handler): void {
-    if (this.ctx.isRunningHandler()) this.ctx.invoke(fn);
-    else this.ctx.enqueue(fn);
-  }
-
-  defer(fn: Handler): void {
-    this.ctx.enqueue(fn);
-  }
-
-  runningInThisThread(): boolean {
-    return this.ctx.isRunningHandler();
-  }
-
-  context(): IoContext {
-    return this.ctx;
-  }
-
-  onWorkStarted(): void {
-    this.ctx.workStarted();
-  }
-
-  onWorkFinished(): void {
-    this.ctx.workFinished();
-  }
-
-  equals(other: Executor): boolean {
-    return other instanceof IoContextExecutor && other.ctx === this.ctx;
   }
 }

@@ -1,4 +1,5 @@
-import type { ExecutionContext, Executor, Handler } from './executor.js';
+import { ContextExecutor, type QueueContext } from './context-executor.js';
+import type { Executor, Handler } from './executor.js';
 import { Fifo } from './fifo.js';
 
 /**
@@ -25,12 +26,12 @@ export const DRAIN_BUDGET = 1024;
  * It is what Asio's `system_executor` is for a program that never creates an
  * `io_context`: there is no `run()`, Node's loop is the runner.
  */
-export class SystemContext implements ExecutionContext {
+export class SystemContext implements QueueContext {
   private readonly queue = new Fifo<Handler | Runnable>(1024);
   private scheduled = false;
   private depth = 0;
   private outstanding = 0;
-  private readonly executor: SystemExecutor;
+  private readonly executor: ContextExecutor;
   /** Drains started from `setImmediate` because a drain ran out of budget; for tests and benchmarks. */
   yields = 0;
   private readonly drainFromMicrotask = () => this.drain();
@@ -39,7 +40,7 @@ export class SystemContext implements ExecutionContext {
   };
 
   constructor() {
-    this.executor = new SystemExecutor(this);
+    this.executor = new ContextExecutor(this);
   }
 
   getExecutor(): Executor {
@@ -67,7 +68,7 @@ export class SystemContext implements ExecutionContext {
   }
 
   /** @internal */
-  running(): boolean {
+  isRunningHandler(): boolean {
     return this.depth > 0;
   }
 
@@ -116,44 +117,6 @@ export class SystemContext implements ExecutionContext {
     } finally {
       this.depth--;
     }
-  }
-}
-
-class SystemExecutor implements Executor {
-  constructor(private readonly ctx: SystemContext) {}
-
-  post(fn: Handler): void {
-    this.ctx.enqueue(fn);
-  }
-
-  dispatch(fn: Handler): void {
-    // Already inside a drain (depth > 0): run inline, no bookkeeping needed.
-    if (this.ctx.running()) fn();
-    else this.ctx.enqueue(fn);
-  }
-
-  defer(fn: Handler): void {
-    this.ctx.enqueue(fn);
-  }
-
-  runningInThisThread(): boolean {
-    return this.ctx.running();
-  }
-
-  context(): ExecutionContext {
-    return this.ctx;
-  }
-
-  onWorkStarted(): void {
-    this.ctx.workStarted();
-  }
-
-  onWorkFinished(): void {
-    this.ctx.workFinished();
-  }
-
-  equals(other: Executor): boolean {
-    return other instanceof SystemExecutor && other.ctx === this.ctx;
   }
 }
 
