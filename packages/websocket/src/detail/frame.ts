@@ -16,6 +16,9 @@ import { maskInto, maskRange } from './mask.js';
 import { type CloseReason, closeCode, isValidCloseCode, maxCloseReasonBytes, Opcode } from './rfc6455.js';
 import { isValidUtf8 } from './utf8.js';
 
+/** Below this many payload bytes `consumePayload` copies/unmasks with index loops instead of views. */
+const SMALL_PAYLOAD = 64;
+
 /** What the write side needs to serialize a header. */
 export interface FrameHeaderInit {
   fin: boolean;
@@ -267,6 +270,22 @@ export class FrameParser {
     if (n > 0) {
       if (dst === undefined) {
         if (this.header.masked) this.phase = maskRange(buf, start, start + n, this.header.key, this.phase);
+      } else if (n < SMALL_PAYLOAD) {
+        // Index loops, no views: two subarrays cost more than unmasking a
+        // small payload (in-process echo profile: subarray + FastBuffer were
+        // ~15% of the time at 32 B).
+        const end2 = start + n;
+        if (this.header.masked) {
+          const k = this.header.key;
+          let p = this.phase;
+          for (let i = start, j = dstOffset; i < end2; i++, j++) {
+            dst[j] = (buf[i] as number) ^ (k[p] as number);
+            p = (p + 1) & 3;
+          }
+          this.phase = p;
+        } else {
+          for (let i = start, j = dstOffset; i < end2; i++, j++) dst[j] = buf[i] as number;
+        }
       } else {
         const src = buf.subarray(start, start + n);
         if (this.header.masked) {
