@@ -32,6 +32,8 @@ export function open(url, onMessage) {
   return new Promise((resolve, reject) => {
     const ws = new websocket.Stream(new net.TcpStream());
     ws.binary(true);
+    // One frame per message, as the ws client sends (see examples/src/echo-server.ts).
+    ws.autoFragment(false);
     const buffer = new net.FlatBuffer();
     const queue = [];
     let writing = false;
