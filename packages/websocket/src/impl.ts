@@ -53,6 +53,20 @@ export type ReadWaiter = (typeof readWaiterOrder)[number];
 /** A parked operation: resumed with the block already handed to it. */
 export type Resume = () => void;
 
+/** The close reason before any close frame arrived (shared: `Stream.reason()` hands out copies). */
+const noReason: CloseReason = Object.freeze({ code: closeCode.none, reason: '' });
+
+/** Shared by every stream with no parked waiter; replaced by a stream's own object on first park. */
+const noWaiters: Partial<Record<WriteWaiter | ReadWaiter, Resume>> = Object.freeze({});
+
+/** A stream without options hooked in (a bare StreamImpl in tests). */
+const noHooks: HandshakeHooks = {
+  decorateRequest: () => undefined,
+  onResponse: () => null,
+  decorateResponse: () => undefined,
+  onRequest: () => null,
+};
+
 /** Smallest free space worth a `readSome` into the read buffer before compacting it. */
 const MIN_READ_SPACE = 2048;
 
@@ -132,7 +146,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   readonly utf8 = new Utf8Checker();
   rdClose = false;
   /** The peer's close reason (Beast's `reason()`). */
-  cr: CloseReason = { code: closeCode.none, reason: '' };
+  cr: CloseReason = noReason;
 
   // ---- write side ----
   wrClose = false;
@@ -144,8 +158,9 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   // ---- blocks ----
   wrBlock: object | null = null;
   rdBlock: object | null = null;
-  private readonly wrWaiters: Partial<Record<WriteWaiter, Resume>> = {};
-  private readonly rdWaiters: Partial<Record<ReadWaiter, Resume>> = {};
+  // Made when an operation first parks: most streams never park one (memory per idle connection).
+  private wrWaiters: Partial<Record<WriteWaiter, Resume>> = noWaiters;
+  private rdWaiters: Partial<Record<ReadWaiter, Resume>> = noWaiters;
 
   // ---- timer ----
   private timer: NodeJS.Timeout | undefined;
@@ -160,12 +175,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   controlCallback: ControlCallback | null = null;
   /** Where options plug into the handshake (decorators, subprotocols, extensions). */
-  hooks: HandshakeHooks = {
-    decorateRequest: () => undefined,
-    onResponse: () => null,
-    decorateResponse: () => undefined,
-    onRequest: () => null,
-  };
+  hooks: HandshakeHooks = noHooks;
 
   constructor(readonly next: Next) {}
 
@@ -189,7 +199,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     this.wrClose = false;
     this.wrCont = false;
     this.closeStarted = false;
-    this.cr = { code: closeCode.none, reason: '' };
+    this.cr = noReason;
     this.timedOut = false;
     this.failedReported = false;
   }
@@ -212,6 +222,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.wrBlock = owner;
       return true;
     }
+    if (this.wrWaiters === noWaiters) this.wrWaiters = {};
     this.wrWaiters[kind] = () => {
       this.wrBlock = owner;
       resume();
@@ -243,6 +254,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
    */
   yieldWrite(owner: object, resume: Resume): boolean {
     if (this.wrBlock !== owner || !this.writeWaitersAhead()) return false;
+    // writeWaitersAhead() was true, so wrWaiters is this stream's own object.
     this.wrWaiters.write = () => {
       this.wrBlock = owner;
       resume();
@@ -271,6 +283,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.rdBlock = owner;
       return true;
     }
+    if (this.rdWaiters === noWaiters) this.rdWaiters = {};
     this.rdWaiters[kind] = () => {
       this.rdBlock = owner;
       resume();
@@ -515,13 +528,17 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     if (silent >= t.idleTimeout) return this.timeOut();
     if (t.keepAlivePings && !this.idlePinged && silent >= t.idleTimeout / 2) {
       this.idlePinged = true;
-      this.idlePing?.();
+      StreamImpl.idlePing?.(this);
     }
     this.scheduleIdle();
   }
 
-  /** Sends the keep-alive ping (`sendIdlePing` in ping.ts, set by the Stream; a hook avoids an import cycle). */
-  idlePing: (() => void) | null = null;
+  /**
+   * Sends the keep-alive ping (`sendIdlePing` in ping.ts, which registers
+   * itself here: a hook avoids an import cycle, and a static one costs no
+   * closure per stream).
+   */
+  static idlePing: ((impl: StreamImpl) => void) | null = null;
 }
 
 /**

@@ -53,9 +53,19 @@ export function defaultOptions(): StreamOptions {
     writeBufferBytes: 4096,
     readBufferBytes: 16 * 1024,
     handshakeHeadLimit: 8192,
-    timeout: new Timeout(),
-    permessageDeflate: new PermessageDeflate(),
+    // Shared until the stream's own copy is asked for (Stream.getOption) or
+    // replaced (setOption): two objects fewer per connection.
+    timeout: sharedDefaultTimeout,
+    permessageDeflate: sharedDefaultPmd,
   };
+}
+
+let sharedDefaultTimeout: Timeout;
+let sharedDefaultPmd: PermessageDeflate;
+
+/** True for the default option objects every stream shares until it needs its own. */
+export function isSharedDefault(o: object): boolean {
+  return o === sharedDefaultTimeout || o === sharedDefaultPmd;
 }
 
 /**
@@ -150,3 +160,6 @@ export class Subprotocols {
 export class RequestFilter {
   constructor(readonly fn: (req: RequestType) => Refusal | null) {}
 }
+
+sharedDefaultTimeout = new Timeout();
+sharedDefaultPmd = new PermessageDeflate();

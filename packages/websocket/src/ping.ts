@@ -16,7 +16,7 @@ import {
 import type { AsyncStream } from '@tsio/net';
 import { maxControlFramePayload, Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
-import type { StreamImpl } from './impl.js';
+import { StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
 
 class PingOp<Next extends AsyncStream> {
@@ -105,3 +105,6 @@ export function sendIdlePing<Next extends AsyncStream>(impl: StreamImpl<Next>): 
   };
   if (impl.tryLockWrite(owner, 'idlePing', send)) send();
 }
+
+// The idle timer in impl.ts calls this through a static hook (no import cycle, no closure per stream).
+StreamImpl.idlePing = sendIdlePing;

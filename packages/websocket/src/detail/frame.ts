@@ -179,8 +179,16 @@ export class FrameParser {
   /** A data message has started and its final (FIN) frame has not been seen. */
   private fragmenting = false;
   private phase = 0;
-  /** A header split across chunks is assembled here. */
-  private readonly hbuf = new Uint8Array(MAX_HEADER_SIZE);
+  /**
+   * A header split across chunks is assembled here. Made on first use: most
+   * headers arrive whole, and an idle connection should not hold it (~0.2 KB).
+   */
+  private hbufStore: Uint8Array | null = null;
+
+  private get hbuf(): Uint8Array {
+    this.hbufStore ??= new Uint8Array(MAX_HEADER_SIZE);
+    return this.hbufStore;
+  }
   private hlen = 0;
 
   constructor(opts: FrameParserOptions) {
