@@ -55,23 +55,16 @@ class CloseOp<Next extends AsyncStream> {
     if (impl.closeStarted) return this.self.complete(error.operationNotPermitted);
     if (impl.status !== 'open' && impl.status !== 'closing') return this.self.complete(impl.notOpenError());
     impl.closeStarted = true;
-    if (!impl.tryLockWrite(this, 'close', () => this.resumed())) {
-      this.self.resetCancellationState(cancellationType.all);
-      this.self.cancellationSlot().assign(() => {
-        if (impl.cancelWriteWaiter('close')) {
-          impl.closeStarted = false;
-          this.self.complete(netError.operationAborted);
-        }
-      });
-      return;
-    }
-    this.send();
-  }
-
-  private resumed(): void {
-    this.self.cancellationSlot().clear();
-    this.self.resetCancellationState(cancellationType.terminal);
-    this.send();
+    impl.lockWriteOrPark(
+      this,
+      'close',
+      this.self,
+      () => this.send(),
+      () => {
+        impl.closeStarted = false;
+        this.self.complete(netError.operationAborted);
+      },
+    );
   }
 
   private send(): void {

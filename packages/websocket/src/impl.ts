@@ -1,4 +1,10 @@
-import { type ErrorCode, error as netError } from '@tsio/completion-token';
+import {
+  type CancellationSlot,
+  type CancellationType,
+  cancellationType,
+  type ErrorCode,
+  error as netError,
+} from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import { type AsyncStream, beastError } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
@@ -66,6 +72,27 @@ const noHooks: HandshakeHooks = {
   decorateResponse: () => undefined,
   onRequest: () => null,
 };
+
+/** What parking needs of a composed operation's `self`. */
+export interface Parkable {
+  cancellationSlot(): CancellationSlot;
+  resetCancellationState(filter?: CancellationType): void;
+}
+
+function resumeParked(self: Parkable, run: Resume): Resume {
+  return () => {
+    self.cancellationSlot().clear();
+    self.resetCancellationState(cancellationType.terminal);
+    run();
+  };
+}
+
+function parkCancellable(self: Parkable, unpark: () => boolean, onCancel: Resume): void {
+  self.resetCancellationState(cancellationType.all);
+  self.cancellationSlot().assign(() => {
+    if (unpark()) onCancel();
+  });
+}
 
 /** Smallest free space worth a `readSome` into the read buffer before compacting it. */
 const MIN_READ_SPACE = 2048;
@@ -212,6 +239,33 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   isOpen(): boolean {
     return this.status === 'open';
+  }
+
+  // ---- parking a user operation (Beast's saved_handler with its cancellation filter) ----
+
+  /**
+   * Takes the write block for an operation, or parks it until a holder hands
+   * the block over. While parked the operation has done nothing, so total as
+   * well as terminal cancellation removes it without a trace and calls
+   * `onCancel`; once it holds the block only terminal is honoured
+   * (Beast: "total succeeds if the operation is suspended").
+   */
+  lockWriteOrPark(owner: object, kind: WriteWaiter, self: Parkable, run: Resume, onCancel: Resume): void {
+    if (this.tryLockWrite(owner, kind, resumeParked(self, run))) return run();
+    parkCancellable(self, () => this.cancelWriteWaiter(kind), onCancel);
+  }
+
+  /** As `lockWriteOrPark`, for the read block; `resumed` runs instead of `run` after parking. */
+  lockReadOrPark(
+    owner: object,
+    kind: ReadWaiter,
+    self: Parkable,
+    run: Resume,
+    onCancel: Resume,
+    resumed: Resume = run,
+  ): void {
+    if (this.tryLockRead(owner, kind, resumeParked(self, resumed))) return run();
+    parkCancellable(self, () => this.cancelReadWaiter(kind), onCancel);
   }
 
   // ---- write block ----

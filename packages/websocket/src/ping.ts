@@ -8,7 +8,6 @@ import {
   asyncCompose,
   type CompletionToken,
   type ComposeSelf,
-  cancellationType,
   type DefaultToken,
   type ErrorCode,
   error as netError,
@@ -33,20 +32,13 @@ class PingOp<Next extends AsyncStream> {
     if (impl.wrBlock instanceof PingOp || impl.hasWriteWaiter('ping')) {
       return this.self.complete(error.operationNotPermitted);
     }
-    if (!impl.tryLockWrite(this, 'ping', () => this.resumed())) {
-      this.self.resetCancellationState(cancellationType.all);
-      this.self.cancellationSlot().assign(() => {
-        if (impl.cancelWriteWaiter('ping')) this.self.complete(netError.operationAborted);
-      });
-      return;
-    }
-    this.run();
-  }
-
-  private resumed(): void {
-    this.self.cancellationSlot().clear();
-    this.self.resetCancellationState(cancellationType.terminal);
-    this.run();
+    impl.lockWriteOrPark(
+      this,
+      'ping',
+      this.self,
+      () => this.run(),
+      () => this.self.complete(netError.operationAborted),
+    );
   }
 
   private run(): void {

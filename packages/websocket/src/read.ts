@@ -25,7 +25,6 @@ import {
   asyncCompose,
   type CompletionToken,
   type ComposeSelf,
-  cancellationType,
   type DefaultToken,
   type ErrorCode,
   error as netError,
@@ -84,21 +83,16 @@ class ReadOp<Next extends AsyncStream> {
     if (impl.rdBlock instanceof ReadOp || impl.hasReadWaiter('read')) {
       return this.self.complete(error.operationNotPermitted, 0);
     }
-    if (!impl.tryLockRead(this, 'read', () => this.resumedAfterClose())) {
-      // Parked behind close: total or terminal cancellation has no side effect here.
-      this.self.resetCancellationState(cancellationType.all);
-      this.self.cancellationSlot().assign(() => {
-        if (impl.cancelReadWaiter('read')) this.self.complete(netError.operationAborted, 0);
-      });
-      return;
-    }
-    this.loop();
-  }
-
-  /** The close operation that held the block has finished. */
-  private resumedAfterClose(): void {
-    this.self.cancellationSlot().clear();
-    this.finish(this.impl.notOpenError());
+    // Parked behind close: total or terminal cancellation has no side effect here.
+    impl.lockReadOrPark(
+      this,
+      'read',
+      this.self,
+      () => this.loop(),
+      () => this.self.complete(netError.operationAborted, 0),
+      // Resumed only when the close that held the block has finished.
+      () => this.finish(impl.notOpenError()),
+    );
   }
 
   private finish(ec: ErrorCode | null): void {

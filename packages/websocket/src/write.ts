@@ -13,7 +13,6 @@ import {
   asyncCompose,
   type CompletionToken,
   type ComposeSelf,
-  cancellationType,
   type DefaultToken,
   type ErrorCode,
   error as netError,
@@ -55,21 +54,14 @@ class WriteOp<Next extends AsyncStream> {
     if (impl.wrBlock instanceof WriteOp || impl.hasWriteWaiter('write')) {
       return this.self.complete(error.operationNotPermitted, 0);
     }
-    if (!impl.tryLockWrite(this, 'write', () => this.resumed())) {
-      // Waiting for a control frame to go out: total cancellation leaves no trace.
-      this.self.resetCancellationState(cancellationType.all);
-      this.self.cancellationSlot().assign(() => {
-        if (impl.cancelWriteWaiter('write')) this.self.complete(netError.operationAborted, 0);
-      });
-      return;
-    }
-    this.run();
-  }
-
-  private resumed(): void {
-    this.self.cancellationSlot().clear();
-    this.self.resetCancellationState(cancellationType.terminal);
-    this.run();
+    // Waiting for a control frame to go out: total cancellation leaves no trace.
+    impl.lockWriteOrPark(
+      this,
+      'write',
+      this.self,
+      () => this.run(),
+      () => this.self.complete(netError.operationAborted, 0),
+    );
   }
 
   private run(): void {
