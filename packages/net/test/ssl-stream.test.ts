@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { asTuple, type ErrorCode, error, useObservable } from '@tsio/completion-token';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,41 +6,18 @@ import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
 import { SslContext, SslStream } from '../src/ssl-stream.js';
 import { TcpStream } from '../src/tcp-stream.js';
+import { makeTestCertificate, type TestCertificate } from './test-certificate.js';
 
-let dir = '';
 let key = '';
 let cert = '';
+let certificate: TestCertificate | undefined;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tsio-ssl-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-days',
-      '1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  certificate = makeTestCertificate();
+  ({ key, cert } = certificate);
 });
 
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => certificate?.dispose());
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

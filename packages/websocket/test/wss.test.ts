@@ -8,17 +8,15 @@
  * peer over Node's https/tls limited to TLS 1.2, where an alert record's
  * type (21) is visible in the clear record header (TLS 1.3 hides it).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SystemError } from '@tsio/completion-token';
 import { Acceptor, Endpoint, FlatBuffer, SslContext, SslStream, TcpStream } from '@tsio/net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { type RawData, WebSocketServer } from 'ws';
+import { makeTestCertificate, type TestCertificate } from '../../net/test/test-certificate.js';
 import { closeCode, error, Stream } from '../src/index.js';
 
 type Wss = Stream<SslStream<TcpStream>>;
@@ -26,41 +24,17 @@ type Wss = Stream<SslStream<TcpStream>>;
 const opensslMissing =
   spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0 ? null : 'openssl not found';
 
-let dir = '';
 let key = '';
 let cert = '';
+let certificate: TestCertificate | undefined;
 
 beforeAll(() => {
   if (opensslMissing) return;
-  dir = mkdtempSync(join(tmpdir(), 'tsio-wss-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  certificate = makeTestCertificate();
+  ({ key, cert } = certificate);
 });
 
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => certificate?.dispose());
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
