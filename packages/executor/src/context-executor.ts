@@ -15,6 +15,48 @@ export interface QueueContext extends ExecutionContext {
 }
 
 /**
+ * What the default context and `IoContext` share: a handler depth (for
+ * `runningInThisThread` and inline `dispatch`) and the outstanding-work count.
+ */
+export abstract class HandlerContext implements QueueContext {
+  protected depth = 0;
+  protected outstanding = 0;
+
+  abstract getExecutor(): Executor;
+  abstract enqueue(fn: Handler): void;
+
+  /** Outstanding work: work guards and operations in progress, not counting queued handlers. */
+  outstandingWork(): number {
+    return this.outstanding;
+  }
+
+  /** @internal */
+  isRunningHandler(): boolean {
+    return this.depth > 0;
+  }
+
+  /** @internal */
+  invoke(fn: Handler): void {
+    this.depth++;
+    try {
+      fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** @internal */
+  workStarted(): void {
+    this.outstanding++;
+  }
+
+  /** @internal */
+  workFinished(): void {
+    this.outstanding--;
+  }
+}
+
+/**
  * The executor of a queue-based context (the default context and every
  * `IoContext`): `post` and `defer` queue, `dispatch` runs inline only inside
  * one of the context's handlers. Executors of one context compare equal.

@@ -1,4 +1,4 @@
-import { ContextExecutor, type QueueContext } from './context-executor.js';
+import { ContextExecutor, HandlerContext } from './context-executor.js';
 import type { Executor, Handler } from './executor.js';
 import { Fifo } from './fifo.js';
 
@@ -15,16 +15,15 @@ const RUN_BUDGET = 1024;
  * outstanding work) or is stopped; between batches it yields to the event
  * loop so the I/O that completes the outstanding operations can happen.
  */
-export class IoContext implements QueueContext {
+export class IoContext extends HandlerContext {
   private readonly queue = new Fifo<Handler>(256);
   private readonly executor: ContextExecutor;
-  private depth = 0;
-  private outstanding = 0;
   private isStopped = false;
   private running = false;
   private wake: (() => void) | null = null;
 
   constructor() {
+    super();
     this.executor = new ContextExecutor(this);
   }
 
@@ -125,11 +124,6 @@ export class IoContext implements QueueContext {
     this.isStopped = false;
   }
 
-  /** Outstanding work: work guards and operations in progress, not counting queued handlers. */
-  outstandingWork(): number {
-    return this.outstanding;
-  }
-
   /** Handlers queued and not yet run. */
   pending(): number {
     return this.queue.length;
@@ -142,27 +136,7 @@ export class IoContext implements QueueContext {
   }
 
   /** @internal */
-  isRunningHandler(): boolean {
-    return this.depth > 0;
-  }
-
-  /** @internal */
-  invoke(fn: Handler): void {
-    this.depth++;
-    try {
-      fn();
-    } finally {
-      this.depth--;
-    }
-  }
-
-  /** @internal */
-  workStarted(): void {
-    this.outstanding++;
-  }
-
-  /** @internal */
-  workFinished(): void {
+  override workFinished(): void {
     if (--this.outstanding === 0) this.wakeRunner();
   }
 

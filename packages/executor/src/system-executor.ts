@@ -1,4 +1,4 @@
-import { ContextExecutor, type QueueContext } from './context-executor.js';
+import { ContextExecutor, HandlerContext } from './context-executor.js';
 import type { Executor, Handler } from './executor.js';
 import { Fifo } from './fifo.js';
 
@@ -26,11 +26,9 @@ export const DRAIN_BUDGET = 1024;
  * It is what Asio's `system_executor` is for a program that never creates an
  * `io_context`: there is no `run()`, Node's loop is the runner.
  */
-export class SystemContext implements QueueContext {
+export class SystemContext extends HandlerContext {
   private readonly queue = new Fifo<Handler | Runnable>(1024);
   private scheduled = false;
-  private depth = 0;
-  private outstanding = 0;
   private readonly executor: ContextExecutor;
   /** Drains started from `setImmediate` because a drain ran out of budget; for tests and benchmarks. */
   yields = 0;
@@ -40,16 +38,12 @@ export class SystemContext implements QueueContext {
   };
 
   constructor() {
+    super();
     this.executor = new ContextExecutor(this);
   }
 
   getExecutor(): Executor {
     return this.executor;
-  }
-
-  /** Outstanding work counted by I/O objects; informational, Node's handles keep the process alive. */
-  outstandingWork(): number {
-    return this.outstanding;
   }
 
   /** @internal */
@@ -65,31 +59,6 @@ export class SystemContext implements QueueContext {
   dispatchRunnable(r: Runnable): void {
     if (this.depth > 0) r.run();
     else this.enqueue(r);
-  }
-
-  /** @internal */
-  isRunningHandler(): boolean {
-    return this.depth > 0;
-  }
-
-  /** @internal */
-  invoke(fn: Handler): void {
-    this.depth++;
-    try {
-      fn();
-    } finally {
-      this.depth--;
-    }
-  }
-
-  /** @internal */
-  workStarted(): void {
-    this.outstanding++;
-  }
-
-  /** @internal */
-  workFinished(): void {
-    this.outstanding--;
   }
 
   private drain(): void {
