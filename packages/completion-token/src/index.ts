@@ -25,6 +25,7 @@ export type { CancellationHandler, CancellationType } from './cancellation.js';
 export { CancellationSignal, CancellationSlot, CancellationState, cancellationType } from './cancellation.js';
 export type { ComposeImpl, ComposeSelf, IoObject } from './compose.js';
 export { asyncCompose } from './compose.js';
+export { ComposedOperation } from './composed-operation.js';
 export {
   condition,
   defineErrors,

@@ -1,0 +1,170 @@
+import { type Executor, type Runnable, systemContext } from '@tsio/executor';
+import {
+  type Associated,
+  associatedExecutorKey,
+  associatedSlotKey,
+  getAssociatedCancellationSlot,
+  getAssociatedExecutor,
+} from './associated.js';
+import type { CompletionHandler } from './async-result.js';
+import {
+  type CancellationSlot,
+  CancellationState,
+  type CancellationType,
+  cancellationType,
+} from './cancellation.js';
+import type { ErrorCode } from './error.js';
+
+const systemExecutor = systemContext.getExecutor();
+
+/**
+ * A composed operation written as a class, whose object can be started
+ * again once it has completed — what `asyncCompose` builds, without its
+ * per-operation allocations. An I/O object that runs the same operation
+ * over and over (a WebSocket stream's read and write: one at a time, one
+ * per message) keeps one object and restarts it, instead of allocating a
+ * `self`, its state and its bound handlers for every message. Asio gets the
+ * same effect from its recycling handler allocator (the last operation's
+ * memory serves the next one, `thread_info_base`).
+ *
+ * The contract is `asyncCompose`'s: `begin(handler, ioExecutor)` counts work
+ * on the I/O executor and calls `start()`; intermediate handlers come from
+ * `bind`; `complete(ec, ...values)` finishes — posted to the handler's
+ * associated executor while still inside `begin`, dispatched there later,
+ * never inline. The object is free again (`released()`) just before the
+ * final handler runs, so that handler may start the next operation on it.
+ *
+ * The subclass must not be started again before it has completed, and
+ * nothing may call into it after completion except a new `begin`.
+ */
+export abstract class ComposedOperation<V extends unknown[]> implements Runnable {
+  private opHandler: CompletionHandler<unknown[]> | null = null;
+  /** The final handler's associated executor: where the operation's handlers run. */
+  private opExecutor: Executor = systemExecutor;
+  /** The I/O object's executor: counts the work, and is where unassociated intermediate handlers complete. */
+  private opIoExecutor: Executor = systemExecutor;
+  private opParentSlot: CancellationSlot | undefined = undefined;
+  private opState: CancellationState | null = null;
+  private opInitiating = false;
+  private opCompleted = false;
+  private opEc: ErrorCode | null = null;
+  private opValue: unknown = undefined;
+  private opArgc = 0;
+
+  /** The operation's first step; called by `begin` once the handler is known. */
+  protected abstract start(): void;
+
+  /** Called when the operation has completed, just before its handler runs: the object may be begun again. */
+  protected released(): void {}
+
+  /** True between `begin` and the moment the final handler is invoked. */
+  inProgress(): boolean {
+    return this.opHandler !== null;
+  }
+
+  /** Starts the operation for `handler`; `ioExecutor` is the executor of the I/O object it runs on. */
+  begin(handler: CompletionHandler<V>, ioExecutor: Executor): void {
+    if (this.opHandler !== null) throw new Error('tsio: a composed operation was begun while in progress');
+    const h = handler as CompletionHandler<unknown[]>;
+    this.opHandler = h;
+    this.opExecutor = getAssociatedExecutor(h, ioExecutor);
+    this.opIoExecutor = ioExecutor;
+    const slot = getAssociatedCancellationSlot(h);
+    this.opParentSlot = slot;
+    // Without a slot on the final handler nothing can emit to the children,
+    // so the state is made only on demand (as asyncCompose does).
+    this.opState = slot ? new CancellationState(slot, cancellationType.terminal) : null;
+    this.opCompleted = false;
+    ioExecutor.onWorkStarted();
+    this.opInitiating = true;
+    try {
+      this.start();
+    } finally {
+      this.opInitiating = false;
+    }
+  }
+
+  /** Completes the operation: posted if still inside `begin`, else dispatched; exactly once. */
+  complete(ec: ErrorCode | null, ...values: V): void {
+    if (this.opCompleted || this.opHandler === null)
+      throw new Error('tsio: a composed operation completed twice');
+    this.opCompleted = true;
+    // Release the work before the handler runs (Asio's rule).
+    this.opIoExecutor.onWorkFinished();
+    this.opParentSlot?.clear();
+    this.opEc = ec;
+    const argc = values.length + 1;
+    this.opArgc = argc;
+    this.opValue = argc <= 2 ? values[0] : values;
+    const ex = this.opExecutor;
+    if (ex === systemExecutor) {
+      if (this.opInitiating) systemContext.enqueue(this);
+      else systemContext.dispatchRunnable(this);
+    } else if (this.opInitiating) ex.post(() => this.run());
+    else ex.dispatch(() => this.run());
+  }
+
+  /** @internal Runs the final handler (the executor queues this object itself). */
+  run(): void {
+    const h = this.opHandler as CompletionHandler<unknown[]>;
+    const ec = this.opEc;
+    const v = this.opValue;
+    const argc = this.opArgc;
+    this.opHandler = null;
+    this.opValue = undefined;
+    this.opState = null;
+    this.opParentSlot = undefined;
+    this.released();
+    if (argc === 2) h(ec, v);
+    else if (argc < 2) h(ec);
+    else h(ec, ...(v as unknown[]));
+  }
+
+  /**
+   * The handler for an intermediate step: `fn` itself when the operation's
+   * executor is the I/O object's and there is no cancellation state (the next
+   * layer completes it there anyway), else a wrapper carrying both.
+   */
+  bind<A extends unknown[]>(fn: (ec: ErrorCode | null, ...results: A) => void): CompletionHandler<A> {
+    const state = this.opState;
+    const ex = this.opExecutor;
+    if (state === null && ex === this.opIoExecutor) return fn as CompletionHandler<A>;
+    const f = fn as unknown as (ec: ErrorCode | null, a?: unknown) => void;
+    const bound = function bound(ec: ErrorCode | null, a?: unknown): void {
+      // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
+      const n = arguments.length;
+      if (n === 2) f(ec, a);
+      else if (n <= 1) f(ec);
+      // biome-ignore lint/complexity/noArguments: forwarding more than one result is rare
+      else (fn as (...r: unknown[]) => void)(...Array.prototype.slice.call(arguments));
+    } as unknown as CompletionHandler<A> & Associated;
+    bound[associatedExecutorKey] = ex;
+    if (state) bound[associatedSlotKey] = state.slot();
+    return bound;
+  }
+
+  /** The executor the operation's handlers run on (the final handler's associated executor). */
+  getExecutor(): Executor {
+    return this.opExecutor;
+  }
+
+  /** The cancellation types requested so far, filtered by what the operation honours. */
+  cancelled(): CancellationType {
+    return this.opState?.cancelled() ?? cancellationType.none;
+  }
+
+  /** Changes which cancellation types the operation honours from now on (default terminal). */
+  resetCancellationState(filter?: CancellationType): void {
+    this.cancellation().reset(filter);
+  }
+
+  /** The slot intermediate operations attach to. */
+  cancellationSlot(): CancellationSlot {
+    return this.cancellation().slot();
+  }
+
+  private cancellation(): CancellationState {
+    this.opState ??= new CancellationState(undefined, cancellationType.terminal);
+    return this.opState;
+  }
+}
