@@ -185,6 +185,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   // ---- blocks ----
   wrBlock: object | null = null;
   rdBlock: object | null = null;
+  /**
+   * The last completed read and write operations (read.ts, write.ts), kept
+   * for the next ones: a stream reads and writes one message at a time, so
+   * one object each serves every message.
+   */
+  spareReadOp: object | null = null;
+  spareWriteOp: object | null = null;
   // Made when an operation first parks: most streams never park one (memory per idle connection).
   private wrWaiters: Partial<Record<WriteWaiter, Resume>> = noWaiters;
   private rdWaiters: Partial<Record<ReadWaiter, Resume>> = noWaiters;
@@ -270,6 +277,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   // ---- write block ----
 
+  /** Takes the write block if nobody holds it (then nobody waits for it either). */
+  lockWriteIfFree(owner: object): boolean {
+    if (this.wrBlock !== null) return false;
+    this.wrBlock = owner;
+    return true;
+  }
+
   /** Takes the write block now (true) or parks `resume` to be called once it is handed over. */
   tryLockWrite(owner: object, kind: WriteWaiter, resume: Resume): boolean {
     if (this.wrBlock === null) {
@@ -320,6 +334,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   unlockWrite(owner: object): void {
     if (this.wrBlock !== owner) return;
     this.wrBlock = null;
+    // Nothing ever parked on this stream (the usual case): no waiter to look for.
+    if (this.wrWaiters === noWaiters) return;
     for (const kind of writeWaiterOrder) {
       const resume = this.wrWaiters[kind];
       if (resume) {
@@ -331,6 +347,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   }
 
   // ---- read block ----
+
+  /** Takes the read block if nobody holds it (then nobody waits for it either). */
+  lockReadIfFree(owner: object): boolean {
+    if (this.rdBlock !== null) return false;
+    this.rdBlock = owner;
+    return true;
+  }
 
   tryLockRead(owner: object, kind: ReadWaiter, resume: Resume): boolean {
     if (this.rdBlock === null) {
@@ -358,6 +381,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   unlockRead(owner: object): void {
     if (this.rdBlock !== owner) return;
     this.rdBlock = null;
+    if (this.rdWaiters === noWaiters) return;
     for (const kind of readWaiterOrder) {
       const resume = this.rdWaiters[kind];
       if (resume) {

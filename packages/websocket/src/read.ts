@@ -22,11 +22,12 @@
  */
 import {
   type AsyncResult,
-  asyncCompose,
+  type CompletionHandler,
   type CompletionToken,
-  type ComposeSelf,
+  ComposedOperation,
   type DefaultToken,
   type ErrorCode,
+  launch,
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer } from '@tsio/net';
@@ -48,31 +49,59 @@ export type ReadTarget =
 /** Payloads at least this large, with nothing buffered, are read straight into the caller's buffer. */
 const DIRECT_READ_MIN = 16 * 1024;
 
-class ReadOp<Next extends AsyncStream> {
+/** What a read holds between uses: nothing of the caller's. */
+const noTarget: ReadTarget = { kind: 'discard' };
+
+/**
+ * One read, reused: a stream keeps its last completed `ReadOp` and starts
+ * the next read on it (`ComposedOperation`), so a read costs no operation
+ * object, `self` or bound handlers per message.
+ */
+class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private transferred = 0;
   /** Waiting for the whole payload of a control frame (≤ 125 bytes) to be buffered. */
   private inControl = false;
   private controlOpcode = 0;
   private finished = false;
-  private readonly onRead: (ec: ErrorCode | null, n: number) => void;
+  private target: ReadTarget = noTarget;
+  private limit = 0;
+  /** Read a whole message (asyncRead) rather than some bytes (asyncReadSome). */
+  private whole = false;
+  /** When set, the read block is held by this owner (close) and stays held when the read ends. */
+  private lockOwner: object | null = null;
+  /** Counts the uses of this object, so that a zlib wake-up meant for an earlier read is dropped. */
+  private generation = 0;
+  private readonly onRead = (ec: ErrorCode | null, n: number): void => this.afterRead(ec, n);
   /** Made on first use: most reads never read straight into the caller's buffer. */
   private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   private directView: Uint8Array | null = null;
 
-  constructor(
-    private readonly impl: StreamImpl<Next>,
-    private readonly self: ComposeSelf<[number]>,
-    private readonly target: ReadTarget,
-    private readonly limit: number,
-    /** Read a whole message (asyncRead) rather than some bytes (asyncReadSome). */
-    private readonly whole: boolean,
-    /** When set, the read block is held by this owner (close) and stays held when the read ends. */
-    private readonly lockOwner: object | null,
-  ) {
-    this.onRead = self.bind((ec: ErrorCode | null, n: number) => this.afterRead(ec, n));
+  constructor(private readonly impl: StreamImpl<Next>) {
+    super();
   }
 
-  start(): void {
+  /** Prepares this object for the next read; `begin` then starts it. */
+  reset(target: ReadTarget, limit: number, whole: boolean, lockOwner: object | null): this {
+    this.transferred = 0;
+    this.inControl = false;
+    this.controlOpcode = 0;
+    this.finished = false;
+    this.target = target;
+    this.limit = limit;
+    this.whole = whole;
+    this.lockOwner = lockOwner;
+    this.generation++;
+    return this;
+  }
+
+  /** The read has completed: drop the caller's buffer and offer this object for the stream's next read. */
+  protected override released(): void {
+    this.target = noTarget;
+    this.lockOwner = null;
+    this.impl.spareReadOp ??= this;
+  }
+
+  protected start(): void {
     const impl = this.impl;
     if (this.lockOwner !== null) {
       // The close operation already holds the read block and reads on its behalf.
@@ -81,15 +110,17 @@ class ReadOp<Next extends AsyncStream> {
     }
     // At most one read at a time (Beast asserts; tsio reports it).
     if (impl.rdBlock instanceof ReadOp || impl.hasReadWaiter('read')) {
-      return this.self.complete(error.operationNotPermitted, 0);
+      return this.complete(error.operationNotPermitted, 0);
     }
+    // The usual case, a free block: taken without making the parking closures.
+    if (impl.lockReadIfFree(this)) return this.loop();
     // Parked behind close: total or terminal cancellation has no side effect here.
     impl.lockReadOrPark(
       this,
       'read',
-      this.self,
+      this,
       () => this.loop(),
-      () => this.self.complete(netError.operationAborted, 0),
+      () => this.complete(netError.operationAborted, 0),
       // Resumed only when the close that held the block has finished.
       () => this.finish(impl.notOpenError()),
     );
@@ -101,7 +132,7 @@ class ReadOp<Next extends AsyncStream> {
     const impl = this.impl;
     if (ec === null || ec === error.closed) impl.shrinkReadBuffer();
     if (this.lockOwner === null) impl.unlockRead(this);
-    this.self.complete(ec, this.transferred);
+    this.complete(ec, this.transferred);
   }
 
   /** An error from the next layer: report it (Beast's check_stop_now) and close the connection. */
@@ -114,7 +145,7 @@ class ReadOp<Next extends AsyncStream> {
 
   private readMore(): void {
     const impl = this.impl;
-    impl.next.readSome(impl.prepareRead(), this.onRead);
+    impl.next.readSome(impl.prepareRead(), this.bind(this.onRead));
   }
 
   private afterRead(ec: ErrorCode | null, n: number): void {
@@ -232,8 +263,8 @@ class ReadOp<Next extends AsyncStream> {
       view = prepared[0] as Uint8Array;
     }
     this.directView = view;
-    this.onDirectRead ??= this.self.bind((ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n));
-    this.impl.next.readSome(view, this.onDirectRead);
+    this.onDirectRead ??= (ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n);
+    this.impl.next.readSome(view, this.bind(this.onDirectRead));
   }
 
   private prepare(k: number): Uint8Array[] | null {
@@ -348,8 +379,13 @@ class ReadOp<Next extends AsyncStream> {
       return 'continue';
     }
     if (inf.busy()) {
-      const ex = this.self.getExecutor();
-      inf.wait(() => ex.post(() => this.loop()));
+      const ex = this.getExecutor();
+      const generation = this.generation;
+      inf.wait(() =>
+        ex.post(() => {
+          if (generation === this.generation) this.loop();
+        }),
+      );
       return 'return';
     }
     if (impl.rdTailSent) {
@@ -501,7 +537,7 @@ class ReadOp<Next extends AsyncStream> {
       writeAll(
         impl.next,
         frame,
-        this.self.bind((ec: ErrorCode | null) => {
+        this.bind((ec: ErrorCode | null) => {
           impl.unlockWrite(this);
           if (ec) return this.ioError(ec);
           then();
@@ -536,7 +572,7 @@ class ReadOp<Next extends AsyncStream> {
     asyncTeardown(
       impl.role ?? 'server',
       impl.next,
-      this.self.bind(() => {
+      this.bind(() => {
         impl.clearTimer();
         // The close handshake is over whatever the transport said: the stream is closed.
         impl.status = ec === error.closed ? 'closed' : 'failed';
@@ -583,6 +619,14 @@ export function writeAll(
   next.writeSome(bufs, step);
 }
 
+/** The stream's spare read operation, or a new one when it is in use. */
+function readOpOf<Next extends AsyncStream>(impl: StreamImpl<Next>): ReadOp<Next> {
+  const spare = impl.spareReadOp as ReadOp<Next> | null;
+  if (spare === null) return new ReadOp(impl);
+  impl.spareReadOp = null;
+  return spare;
+}
+
 /** Starts a read; shared by asyncRead, asyncReadSome and the close operation's drain. */
 export function startRead<
   Next extends AsyncStream,
@@ -595,9 +639,16 @@ export function startRead<
   token: T | undefined,
   lockOwner: object | null = null,
 ): AsyncResult<T, [number]> {
-  return asyncCompose<[number], T>(
-    (self) => new ReadOp(impl, self, target, limit, whole, lockOwner).start(),
-    token,
-    impl.next,
-  );
+  if (typeof token === 'function') {
+    readOpOf(impl)
+      .reset(target, limit, whole, lockOwner)
+      .begin(token as CompletionHandler<[number]>, impl.next.getExecutor());
+    return undefined as AsyncResult<T, [number]>;
+  }
+  // Other tokens may start the operation later, or (deferred) more than once: an object per start.
+  return launch(
+    (handler) =>
+      readOpOf(impl).reset(target, limit, whole, lockOwner).begin(handler, impl.next.getExecutor()),
+    token as CompletionToken<unknown[]> | undefined,
+  ) as AsyncResult<T, [number]>;
 }

@@ -2,6 +2,8 @@
  * The read operation on large payloads (read straight into the caller's
  * buffer), buffer limits, and UTF-8 / size checks on that path, from both sides.
  */
+
+import { asTuple, type ErrorCode, error as netError, withAbortSignal } from '@tsio/completion-token';
 import { FlatBuffer, MultiBuffer, TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
 import { error, PermessageDeflate, Stream } from '../src/index.js';
@@ -164,5 +166,75 @@ describe('bufferOverflow with permessage-deflate', () => {
     expect(String(ec)).toBe(String(error.bufferOverflow));
     expect(n).toBe(10);
     expect(server.isMessageDone()).toBe(false);
+  });
+});
+
+describe('the reused read and write operations', () => {
+  it('a read started from the previous read’s handler, with another token, runs on the released object', async () => {
+    const { ws, raw } = await underTest('server');
+    await raw.writeSome(
+      Buffer.concat([
+        frame({ opcode: 2, payload: 'one', mask: KEY }),
+        frame({ opcode: 1, payload: 'two', mask: KEY }),
+        frame({ opcode: 2, payload: 'three', mask: KEY }),
+      ]),
+    );
+    const b1 = new FlatBuffer();
+    const b2 = new FlatBuffer();
+    const first = track<[number]>();
+    let second: Promise<number> | null = null;
+    ws.asyncRead(b1, (ec, n) => {
+      first.handler(ec, n);
+      second = ws.asyncRead(b2);
+    });
+    expect(await first.result).toEqual([null, 3]);
+    expect(await (second as unknown as Promise<number>)).toBe(3);
+    const b3 = new FlatBuffer();
+    expect(await ws.asyncRead(b3, asTuple())).toEqual([null, 5]);
+    expect([b1.toString(), b2.toString(), b3.toString()]).toEqual(['one', 'two', 'three']);
+  });
+
+  it('a pending read cancelled through its slot completes once; the stream’s next read completes once too', async () => {
+    const { ws, raw } = await underTest('server');
+    const ctrl = new AbortController();
+    const pending = ws.asyncRead(new FlatBuffer(), withAbortSignal(ctrl.signal, asTuple()));
+    await settle(2);
+    ctrl.abort();
+    const [ec, n] = await pending;
+    expect(ec).toBe(netError.operationAborted);
+    expect(n).toBe(0);
+    const after = track<[number]>();
+    ws.asyncRead(new FlatBuffer(), after.handler);
+    await raw.writeSome(frame({ opcode: 2, payload: 'x', mask: KEY }));
+    await after.result;
+    await settle();
+    expect(after.calls()).toBe(1);
+  });
+
+  it('writes started from the previous write’s handler each send one whole frame', async () => {
+    const { ws, raw } = await underTest('server');
+    const got: [ErrorCode | null, number][] = [];
+    await new Promise<void>((resolve) => {
+      const next = (i: number): void => {
+        if (i === 3) return resolve();
+        ws.asyncWrite(Buffer.from(`m${i}`), (wec, n) => {
+          got.push([wec, n]);
+          next(i + 1);
+        });
+      };
+      next(0);
+    });
+    expect(got).toEqual([
+      [null, 2],
+      [null, 2],
+      [null, 2],
+    ]);
+    await settle();
+    const frames = parseFrames(raw.bytes()).frames;
+    expect(frames.map((f) => [f.opcode, f.fin, f.payload.toString()])).toEqual([
+      [1, true, 'm0'],
+      [1, true, 'm1'],
+      [1, true, 'm2'],
+    ]);
   });
 });
