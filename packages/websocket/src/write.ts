@@ -10,61 +10,93 @@
  */
 import {
   type AsyncResult,
-  asyncCompose,
+  type CompletionHandler,
   type CompletionToken,
-  type ComposeSelf,
+  ComposedOperation,
   type DefaultToken,
   type ErrorCode,
+  launch,
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
+import { headerSize, serializeHeader } from './detail/frame.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
 
-class WriteOp<Next extends AsyncStream> {
+const noBuffers: readonly Uint8Array[] = [];
+const noBuffer = new Uint8Array(0);
+
+/**
+ * One write, reused: a stream keeps its last completed `WriteOp` and starts
+ * the next write on it (`ComposedOperation`), as read.ts does for reads.
+ */
+class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
+  private payload: readonly Uint8Array[] = noBuffers;
+  private total = 0;
+  /** The message ends with this operation. */
+  private fin = true;
   private sent = 0;
   private fragLen = 0;
   /** What goes on the wire: the caller's bytes, or their compressed form (RFC 7692 §7.2.1). */
-  private out: readonly Uint8Array[];
-  private outTotal: number;
+  private out: readonly Uint8Array[] = noBuffers;
+  private outTotal = 0;
   private compressed = false;
   /** The frame being written and how many of its bytes are not yet accepted by the next layer. */
-  private frame: readonly Uint8Array[] = [];
+  private frame: readonly Uint8Array[] = noBuffers;
   private frameLeft = 0;
-  private readonly onWritten: (ec: ErrorCode | null, n: number) => void;
+  private readonly onWritten = (ec: ErrorCode | null, n: number): void => this.afterWrite(ec, n);
+  /** A server's frame headers by their size (2, 4 or 10 bytes), made on first use and reused. */
+  private readonly headers: (Buffer | undefined)[] = [];
+  /** `[header, payload]` of a server's single-buffer frame, reused. */
+  private readonly parts: Uint8Array[] = [noBuffer, noBuffer];
 
-  constructor(
-    private readonly impl: StreamImpl<Next>,
-    private readonly self: ComposeSelf<[number]>,
-    private readonly payload: readonly Uint8Array[],
-    private readonly total: number,
-    /** The message ends with this operation. */
-    private readonly fin: boolean,
-  ) {
-    this.onWritten = self.bind((ec: ErrorCode | null, n: number) => this.afterWrite(ec, n));
-    this.out = payload;
-    this.outTotal = total;
+  constructor(private readonly impl: StreamImpl<Next>) {
+    super();
   }
 
-  start(): void {
+  /** Prepares this object for the next write; `begin` then starts it. */
+  reset(payload: readonly Uint8Array[], total: number, fin: boolean): this {
+    this.payload = payload;
+    this.total = total;
+    this.fin = fin;
+    this.sent = 0;
+    this.fragLen = 0;
+    this.out = payload;
+    this.outTotal = total;
+    this.compressed = false;
+    return this;
+  }
+
+  /** The write has completed: drop the caller's buffers and offer this object for the stream's next write. */
+  protected override released(): void {
+    this.payload = noBuffers;
+    this.out = noBuffers;
+    this.frame = noBuffers;
+    this.parts[1] = noBuffer;
+    this.impl.spareWriteOp ??= this;
+  }
+
+  protected start(): void {
     const impl = this.impl;
     // At most one write at a time (Beast asserts; tsio reports it).
     if (impl.wrBlock instanceof WriteOp || impl.hasWriteWaiter('write')) {
-      return this.self.complete(error.operationNotPermitted, 0);
+      return this.complete(error.operationNotPermitted, 0);
     }
+    // The usual case, a free block: taken without making the parking closures.
+    if (impl.lockWriteIfFree(this)) return this.writeFrame();
     // Waiting for a control frame to go out: total cancellation leaves no trace.
     impl.lockWriteOrPark(
       this,
       'write',
-      this.self,
-      () => this.run(),
-      () => this.self.complete(netError.operationAborted, 0),
+      this,
+      () => this.writeFrame(),
+      () => this.complete(netError.operationAborted, 0),
     );
   }
 
-  private run(): void {
+  private writeFrame(): void {
     const impl = this.impl;
     if (impl.wrClose) return this.finish(error.closed);
     if (impl.status !== 'open') return this.finish(impl.notOpenError());
@@ -84,17 +116,52 @@ class WriteOp<Next extends AsyncStream> {
     this.fragLen = len;
     // A whole message in one frame (the common case) needs no slicing.
     const bytes = this.sent === 0 && len === this.outTotal ? this.out : slice(this.out, this.sent, len);
-    this.frame = withoutEmpty(impl.makeFrame(opcode, frameFin, bytes, len, rsv1));
+    this.frame =
+      impl.role === 'client'
+        ? withoutEmpty(impl.makeFrame(opcode, frameFin, bytes, len, rsv1))
+        : this.unmaskedFrame(opcode, frameFin, rsv1, bytes, len);
     this.frameLeft = byteLength(this.frame);
     // Straight to the next layer's writeSome rather than through `writeAll`: no
     // per-frame closure or filtered array (partial writes are handled in afterWrite).
-    impl.next.writeSome(this.frame, this.onWritten);
+    impl.next.writeSome(this.frame, this.bind(this.onWritten));
+  }
+
+  /**
+   * A server's frame: this object's header buffer for the length's encoding
+   * and the payload views, in an array also kept by this object. Both are
+   * reused by the next frame, which is safe: a buffer given to `writeSome`
+   * need only stay valid until its handler runs (Asio's rule), and this op
+   * writes one frame at a time.
+   */
+  private unmaskedFrame(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    bytes: readonly Uint8Array[],
+    len: number,
+  ): readonly Uint8Array[] {
+    const hlen = headerSize(len, false);
+    const header = this.headers[hlen] ?? this.makeHeader(hlen);
+    serializeHeader(header, { fin, rsv1, opcode, len });
+    if (bytes.length === 1 && len > 0) {
+      const parts = this.parts;
+      parts[0] = header;
+      parts[1] = bytes[0] as Uint8Array;
+      return parts;
+    }
+    return withoutEmpty([header, ...bytes]);
+  }
+
+  private makeHeader(hlen: number): Buffer {
+    const header = Buffer.allocUnsafe(hlen);
+    this.headers[hlen] = header;
+    return header;
   }
 
   /** Deflates this operation's bytes (holding the write block, so messages stay in order), then frames them. */
   private compress(): void {
     const impl = this.impl;
-    const ex = this.self.getExecutor();
+    const ex = this.getExecutor();
     (impl.pmd as PmdCodec).deflater().compress(this.payload, this.fin, (err, out) =>
       ex.post(() => {
         if (impl.status !== 'open') return this.finish(impl.notOpenError());
@@ -106,7 +173,7 @@ class WriteOp<Next extends AsyncStream> {
         this.compressed = true;
         this.out = [out];
         this.outTotal = out.length;
-        this.run();
+        this.writeFrame();
       }),
     );
   }
@@ -122,21 +189,21 @@ class WriteOp<Next extends AsyncStream> {
     if (this.frameLeft > 0) {
       // A partial write (a next layer that takes less than everything): write the rest.
       this.frame = dropFront(this.frame, n);
-      impl.next.writeSome(this.frame, this.onWritten);
+      impl.next.writeSome(this.frame, this.bind(this.onWritten));
       return;
     }
     this.sent += this.fragLen;
     if (this.sent === this.outTotal) return this.finish(null);
     // Let a waiting close, ping or pong out between two fragments.
-    if (impl.yieldWrite(this, () => this.run())) return;
-    this.run();
+    if (impl.yieldWrite(this, () => this.writeFrame())) return;
+    this.writeFrame();
   }
 
   private finish(ec: ErrorCode | null): void {
     this.impl.unlockWrite(this);
     // Bytes of the caller's buffers: all of them once the compressed form is out, none before.
     const n = !this.compressed ? this.sent : this.sent === this.outTotal ? this.total : 0;
-    this.self.complete(ec, n);
+    this.complete(ec, n);
   }
 }
 
@@ -187,6 +254,14 @@ function slice(bufs: readonly Uint8Array[], start: number, len: number): Uint8Ar
   return out;
 }
 
+/** The stream's spare write operation, or a new one when it is in use. */
+function writeOpOf<Next extends AsyncStream>(impl: StreamImpl<Next>): WriteOp<Next> {
+  const spare = impl.spareWriteOp as WriteOp<Next> | null;
+  if (spare === null) return new WriteOp(impl);
+  impl.spareWriteOp = null;
+  return spare;
+}
+
 export function startWrite<
   Next extends AsyncStream,
   T extends CompletionToken<[number]> = DefaultToken<[number]>,
@@ -197,10 +272,16 @@ export function startWrite<
   token: T | undefined,
 ): AsyncResult<T, [number]> {
   let total = 0;
-  for (const b of payload) total += b.length;
-  return asyncCompose<[number], T>(
-    (self) => new WriteOp(impl, self, payload, total, fin).start(),
-    token,
-    impl.next,
-  );
+  for (let i = 0; i < payload.length; i++) total += (payload[i] as Uint8Array).length;
+  if (typeof token === 'function') {
+    writeOpOf(impl)
+      .reset(payload, total, fin)
+      .begin(token as CompletionHandler<[number]>, impl.next.getExecutor());
+    return undefined as AsyncResult<T, [number]>;
+  }
+  // Other tokens may start the operation later, or (deferred) more than once: an object per start.
+  return launch(
+    (handler) => writeOpOf(impl).reset(payload, total, fin).begin(handler, impl.next.getExecutor()),
+    token as CompletionToken<unknown[]> | undefined,
+  ) as AsyncResult<T, [number]>;
 }
