@@ -18,6 +18,14 @@ export class FlatBuffer implements DynamicBuffer {
   private out = 0;
   private last = 0;
   private max: number;
+  /**
+   * The last view handed out and the range it covers: a loop that reads one
+   * message, echoes `data()` and consumes it asks for the same range every
+   * time, and a view costs an allocation.
+   */
+  private view: Buffer = EMPTY;
+  private viewOf: Buffer = EMPTY;
+  private viewStart = 0;
 
   /** @param maxSize Beast's `limit`: the largest `size()` allowed (default: unbounded). */
   constructor(maxSize: number = Number.POSITIVE_INFINITY) {
@@ -45,12 +53,12 @@ export class FlatBuffer implements DynamicBuffer {
 
   /** The readable bytes: one view into the storage, valid until the next modifying call. */
   data(): Buffer {
-    return this.buf.subarray(this.in, this.out);
+    return this.range(this.in, this.out);
   }
 
   /** Same as {@link data}: Beast's `cdata()`. */
   cdata(): Buffer {
-    return this.buf.subarray(this.in, this.out);
+    return this.range(this.in, this.out);
   }
 
   /**
@@ -67,7 +75,18 @@ export class FlatBuffer implements DynamicBuffer {
     }
     if (n > this.buf.length - this.out) this.makeRoom(n, size);
     this.last = this.out + n;
-    return this.buf.subarray(this.out, this.last);
+    return this.range(this.out, this.last);
+  }
+
+  /** A view of `[start, end)` of the storage: the last one again when it covers the same bytes. */
+  private range(start: number, end: number): Buffer {
+    const v = this.view;
+    if (this.viewOf === this.buf && this.viewStart === start && v.length === end - start) return v;
+    const fresh = this.buf.subarray(start, end);
+    this.view = fresh;
+    this.viewOf = this.buf;
+    this.viewStart = start;
+    return fresh;
   }
 
   /** Moves up to `n` prepared bytes to the readable part; `Infinity` commits all of them. */
