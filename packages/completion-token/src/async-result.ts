@@ -155,9 +155,14 @@ const systemExecutor = systemContext.getExecutor();
  * handler's executor is the default one (a `Runnable`), so a completion
  * costs one closure (the handler the initiation receives) and this object,
  * instead of also a `() => handler(ec, ...values)` closure and a rest array.
- * Measured: callback-token round trip 274 -> see docs/performance.md.
+ *
+ * An I/O object may also use it directly, as its operation record: a
+ * subclass carrying the operation's own state (net's socket operations do)
+ * is then the only object an operation allocates. `initiating` must be true
+ * while the initiating function runs and false after it; `complete` then
+ * applies the never-inline rule.
  */
-class Completion implements Runnable {
+export class Completion implements Runnable {
   initiating = true;
   done = false;
   ec: ErrorCode | null = null;
@@ -168,9 +173,31 @@ class Completion implements Runnable {
 
   constructor(
     readonly handler: CompletionHandler<unknown[]>,
+    /** The handler's associated executor. */
     readonly ex: Executor,
     readonly slot: CancellationSlot | undefined,
   ) {}
+
+  /** Completes with `(ec, value)`: posted while initiating, else dispatched; exactly once. */
+  complete(ec: ErrorCode | null, value: unknown): void {
+    this.settle(ec, value, 2);
+  }
+
+  /** @internal */
+  settle(ec: ErrorCode | null, value: unknown, argc: number): void {
+    if (this.done) throw new Error('tsio: a completion handler was invoked twice');
+    this.done = true;
+    this.slot?.clear();
+    this.ec = ec;
+    this.argc = argc;
+    this.value = value;
+    const target = this.ex;
+    if (target === systemExecutor) {
+      if (this.initiating) systemContext.enqueue(this);
+      else systemContext.dispatchRunnable(this);
+    } else if (this.initiating) target.post(() => this.run());
+    else target.dispatch(() => this.run());
+  }
 
   run(): void {
     const h = this.handler;
@@ -195,21 +222,11 @@ function initiate<V extends unknown[], A extends unknown[]>(
   const c = new Completion(handler, ex, slot);
   // `function` + `arguments` rather than `(ec, ...values)`: no rest array for the common arities.
   const complete = function complete(ec: ErrorCode | null, value?: unknown): void {
-    if (c.done) throw new Error('tsio: a completion handler was invoked twice');
-    c.done = true;
-    c.slot?.clear();
-    c.ec = ec;
+    // `function` + `arguments` rather than `(ec, ...values)`: no rest array for the common arities.
     // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
     const argc = arguments.length;
-    c.argc = argc;
     // biome-ignore lint/complexity/noArguments: several values are rare; avoid a rest array for one
-    c.value = argc <= 2 ? value : Array.prototype.slice.call(arguments, 1);
-    const target = c.ex;
-    if (target === systemExecutor) {
-      if (c.initiating) systemContext.enqueue(c);
-      else systemContext.dispatchRunnable(c);
-    } else if (c.initiating) target.post(() => c.run());
-    else target.dispatch(() => c.run());
+    c.settle(ec, argc <= 2 ? value : Array.prototype.slice.call(arguments, 1), argc);
   } as unknown as CompletionHandler<V> & Associated;
   // Associations are copied only when present: adding properties to a fresh
   // function on every operation is the costliest part of this path.

@@ -20,7 +20,7 @@ export type {
   UsePromise,
   ValueOf,
 } from './async-result.js';
-export { asyncInitiate, asyncResult, launch, tokenKind } from './async-result.js';
+export { asyncInitiate, asyncResult, Completion, launch, tokenKind } from './async-result.js';
 export type { CancellationHandler, CancellationType } from './cancellation.js';
 export { CancellationSignal, CancellationSlot, CancellationState, cancellationType } from './cancellation.js';
 export type { ComposeImpl, ComposeSelf, IoObject } from './compose.js';

@@ -11,10 +11,11 @@ import {
   error,
   errorFromErrno,
   getAssociatedCancellationSlot,
+  launch,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import type { SocketIo } from './socket-io.js';
+import { type SocketIo, startSocketOp } from './socket-io.js';
 import type { TcpStream } from './tcp-stream.js';
 
 /** Asio's `ssl::verify_none` / `ssl::verify_peer`. */
@@ -201,21 +202,28 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     });
   }
 
+  /** Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
+  private startIo(
+    write: boolean,
+    buffers: ConstBufferSequence | MutableBufferSequence,
+    handler: CompletionHandler<[number]>,
+  ): void {
+    startSocketOp(this.io, write, buffers, handler, this.getExecutor(), error.notConnected);
+  }
+
   /** `readSome` over TLS: decrypted bytes, pull-based like `TcpStream`'s. */
   readSome<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
     buffers: MutableBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return asyncInitiate<[number], [], T>(
-      {
-        executor: this.getExecutor(),
-        initiate: (handler) => {
-          if (this.io) this.io.readSome(buffers, handler);
-          else handler(error.notConnected, 0);
-        },
-      },
-      token,
-    );
+    if (typeof token === 'function') {
+      this.startIo(false, buffers, token as CompletionHandler<[number]>);
+      return undefined as AsyncResult<T, [number]>;
+    }
+    return launch(
+      (handler) => this.startIo(false, buffers, handler),
+      token as CompletionToken<unknown[]> | undefined,
+    ) as AsyncResult<T, [number]>;
   }
 
   /** `writeSome` over TLS, batched like `TcpStream`'s. */
@@ -223,16 +231,14 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     buffers: ConstBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return asyncInitiate<[number], [], T>(
-      {
-        executor: this.getExecutor(),
-        initiate: (handler) => {
-          if (this.io) this.io.writeSome(buffers, handler);
-          else handler(error.notConnected, 0);
-        },
-      },
-      token,
-    );
+    if (typeof token === 'function') {
+      this.startIo(true, buffers, token as CompletionHandler<[number]>);
+      return undefined as AsyncResult<T, [number]>;
+    }
+    return launch(
+      (handler) => this.startIo(true, buffers, handler),
+      token as CompletionToken<unknown[]> | undefined,
+    ) as AsyncResult<T, [number]>;
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   error,
   errorFromErrno,
   getAssociatedCancellationSlot,
+  launch,
   SystemError,
 } from '@tsio/completion-token';
 import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } from '@tsio/executor';
@@ -17,7 +18,7 @@ import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
 import type { ShutdownType } from './socket-base.js';
-import { type IoOwner, SocketIo } from './socket-io.js';
+import { type IoOwner, SocketIo, startSocketOp } from './socket-io.js';
 
 function onTimer(s: TcpStream): void {
   s.onTimer();
@@ -51,7 +52,8 @@ export class TcpStream implements IoOwner {
   private connecting: ((ec: ErrorCode) => void) | null = null;
   /** Operations of upper layers that are not reads or writes (a TLS handshake or shutdown); made on first use. */
   private others: Set<(ec: ErrorCode) => void> | null = null;
-  private expiry: TimePoint = Number.POSITIVE_INFINITY;
+  /** `null`: no expiry (not `Infinity`, which would be a boxed number kept by every stream). */
+  private expiry: TimePoint | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pending = 0;
 
@@ -109,19 +111,19 @@ export class TcpStream implements IoOwner {
 
   /** Like `expiresAfter`, with a `performance.now()` time point. */
   expiresAt(t: TimePoint): void {
-    this.expiry = t;
+    this.expiry = t === Number.POSITIVE_INFINITY ? null : t;
     this.armTimer();
   }
 
   /** Removes the expiry. */
   expiresNever(): void {
-    this.expiry = Number.POSITIVE_INFINITY;
+    this.expiry = null;
     this.armTimer();
   }
 
   /** The current expiry as a `performance.now()` time point (`Infinity` for never). */
   expiresAtTime(): TimePoint {
-    return this.expiry;
+    return this.expiry ?? Number.POSITIVE_INFINITY;
   }
 
   private armTimer(): void {
@@ -129,7 +131,7 @@ export class TcpStream implements IoOwner {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.pending === 0 || this.expiry === Number.POSITIVE_INFINITY) return;
+    if (this.pending === 0 || this.expiry === null) return;
     this.timer = setTimeout(onTimer, Math.max(0, Math.ceil(this.expiry - performance.now())), this);
   }
 
@@ -138,7 +140,7 @@ export class TcpStream implements IoOwner {
     this.timer = null;
     if (this.pending === 0) return;
     // Timers may fire a fraction of a millisecond before performance.now() reaches the expiry.
-    if (performance.now() + 1 >= this.expiry) this.timeOut();
+    if (this.expiry !== null && performance.now() + 1 >= this.expiry) this.timeOut();
     else this.armTimer();
   }
 
@@ -153,13 +155,13 @@ export class TcpStream implements IoOwner {
 
   /** @internal Checked by every readSome/writeSome: skip the clock when there is no expiry. */
   expired(): boolean {
-    return this.expiry !== Number.POSITIVE_INFINITY && performance.now() >= this.expiry;
+    return this.expiry !== null && performance.now() >= this.expiry;
   }
 
   /** @internal */
   opStarted(): void {
     this.executor.onWorkStarted();
-    if (this.pending++ === 0 && this.expiry !== Number.POSITIVE_INFINITY) this.armTimer();
+    if (this.pending++ === 0 && this.expiry !== null) this.armTimer();
   }
 
   /** @internal */
@@ -277,6 +279,22 @@ export class TcpStream implements IoOwner {
 
   // ---- reading and writing ------------------------------------------------
 
+  /** Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
+  private startIo(
+    write: boolean,
+    buffers: ConstBufferSequence | MutableBufferSequence,
+    handler: CompletionHandler<[number]>,
+  ): void {
+    startSocketOp(
+      this.io,
+      write,
+      buffers,
+      handler,
+      this.executor,
+      this.upper ? error.operationNotSupported : error.notConnected,
+    );
+  }
+
   /**
    * Reads at least one byte into `buffers` (Asio's `async_read_some`);
    * completes with `eof` once the peer has finished sending and every byte
@@ -287,16 +305,14 @@ export class TcpStream implements IoOwner {
     buffers: MutableBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return asyncInitiate<[number], [], T>(
-      {
-        executor: this.executor,
-        initiate: (handler) => {
-          if (this.io) this.io.readSome(buffers, handler);
-          else handler(this.upper ? error.operationNotSupported : error.notConnected, 0);
-        },
-      },
-      token,
-    );
+    if (typeof token === 'function') {
+      this.startIo(false, buffers, token as CompletionHandler<[number]>);
+      return undefined as AsyncResult<T, [number]>;
+    }
+    return launch(
+      (handler) => this.startIo(false, buffers, handler),
+      token as CompletionToken<unknown[]> | undefined,
+    ) as AsyncResult<T, [number]>;
   }
 
   /**
@@ -311,16 +327,14 @@ export class TcpStream implements IoOwner {
     buffers: ConstBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return asyncInitiate<[number], [], T>(
-      {
-        executor: this.executor,
-        initiate: (handler) => {
-          if (this.io) this.io.writeSome(buffers, handler);
-          else handler(this.upper ? error.operationNotSupported : error.notConnected, 0);
-        },
-      },
-      token,
-    );
+    if (typeof token === 'function') {
+      this.startIo(true, buffers, token as CompletionHandler<[number]>);
+      return undefined as AsyncResult<T, [number]>;
+    }
+    return launch(
+      (handler) => this.startIo(true, buffers, handler),
+      token as CompletionToken<unknown[]> | undefined,
+    ) as AsyncResult<T, [number]>;
   }
 
   // ---- cancel, shutdown, close ----------------------------------------------
