@@ -17,7 +17,8 @@ export class FlatBuffer implements DynamicBuffer {
   private in = 0;
   private out = 0;
   private last = 0;
-  private max: number;
+  /** The limit; `null` when unbounded (not `Infinity`, a boxed number kept by every buffer). */
+  private limit: number | null;
   /**
    * The last view handed out and the range it covers: a loop that reads one
    * message, echoes `data()` and consumes it asks for the same range every
@@ -30,7 +31,7 @@ export class FlatBuffer implements DynamicBuffer {
   /** @param maxSize Beast's `limit`: the largest `size()` allowed (default: unbounded). */
   constructor(maxSize: number = Number.POSITIVE_INFINITY) {
     checkMaxSize(maxSize);
-    this.max = maxSize;
+    this.limit = maxSize === Number.POSITIVE_INFINITY ? null : maxSize;
   }
 
   size(): number {
@@ -43,8 +44,12 @@ export class FlatBuffer implements DynamicBuffer {
   maxSize(n?: number): number | undefined {
     if (n === undefined) return this.max;
     checkMaxSize(n);
-    this.max = n;
+    this.limit = n === Number.POSITIVE_INFINITY ? null : n;
     return undefined;
+  }
+
+  private get max(): number {
+    return this.limit ?? Number.POSITIVE_INFINITY;
   }
 
   capacity(): number {
