@@ -122,7 +122,8 @@ class CloseOp<Next extends AsyncStream> {
     if (impl.rdClose) return this.teardown();
     startRead(
       impl,
-      { kind: 'discard' },
+      'discard',
+      null,
       Number.POSITIVE_INFINITY,
       true,
       this.self.bind((ec: ErrorCode | null) => {

@@ -15,7 +15,7 @@ import { type CloseReason, closeCode } from './detail/rfc6455.js';
 import { Utf8Checker } from './detail/utf8.js';
 import { error as wsError } from './error.js';
 import type { StreamOptions } from './options.js';
-import { defaultOptions } from './options.js';
+import { sharedOptions } from './options.js';
 
 export type Role = 'client' | 'server';
 
@@ -65,6 +65,26 @@ const noReason: CloseReason = Object.freeze({ code: closeCode.none, reason: '' }
 /** Shared by every stream with no parked waiter; replaced by a stream's own object on first park. */
 const noWaiters: Partial<Record<WriteWaiter | ReadWaiter, Resume>> = Object.freeze({});
 
+/** Bits of `StreamImpl.flags`; each is also a boolean accessor of that name (defined after the class). */
+const flag = {
+  binary: 1 << 0,
+  autoFragment: 1 << 1,
+  rdInflate: 1 << 2,
+  rdTailSent: 1 << 3,
+  wrDeflate: 1 << 4,
+  wrCompress: 1 << 5,
+  rdText: 1 << 6,
+  rdDone: 1 << 7,
+  rdFin: 1 << 8,
+  rdClose: 1 << 9,
+  wrClose: 1 << 10,
+  wrCont: 1 << 11,
+  closeStarted: 1 << 12,
+  idlePinged: 1 << 13,
+  timedOut: 1 << 14,
+  failedReported: 1 << 15,
+} as const;
+
 /** A stream without options hooked in (a bare StreamImpl in tests). */
 const noHooks: HandshakeHooks = {
   decorateRequest: () => undefined,
@@ -112,7 +132,17 @@ const MIN_READ_SPACE = 2048;
 export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   role: Role | null = null;
   private statusValue: Status = 'handshake';
-  readonly opts: StreamOptions = defaultOptions();
+  /**
+   * The options; shared by every stream until one is changed (`ownOpts`).
+   * `binary` and `autoFragment`, which change per message, are flags.
+   */
+  opts: StreamOptions = sharedOptions();
+  /** The boolean state below, one bit each (`flag`): ~0.1 KB of heap per connection less than fields. */
+  flags: number = flag.wrCompress | flag.rdDone | flag.autoFragment;
+  /** Beast's `binary(bool)`: messages written are binary (else text). */
+  declare binary: boolean;
+  /** Beast's `auto_fragment(bool)`. */
+  declare autoFragment: boolean;
 
   /**
    * Beast's `change_status` + `update_timer` (impl/stream_impl.hpp): each
@@ -143,13 +173,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** The negotiated codec, null when permessage-deflate is off for this connection. */
   pmd: PmdCodec | null = null;
   /** The message being read is compressed and not yet fully inflated (Beast's `rd_deflated`). */
-  rdInflate = false;
+  declare rdInflate: boolean;
   /** The final frame's payload is in the inflater and the §7.2.2 tail written after it. */
-  rdTailSent = false;
+  declare rdTailSent: boolean;
   /** The message being written is compressed (decided on its first frame). */
-  wrDeflate = false;
+  declare wrDeflate: boolean;
   /** Beast's `compress(bool)`: compress the messages written from now on (when negotiated). */
-  wrCompress = true;
+  declare wrCompress: boolean;
 
   // ---- read side ----
   rdBuf: Buffer = Buffer.allocUnsafe(0);
@@ -165,22 +195,27 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   parser: FrameParser = new FrameParser({ role: 'server' });
   /** Bytes of the current message seen so far (compared with readMessageMax). */
   rdMsgSize = 0;
-  rdText = false;
+  declare rdText: boolean;
   /** The last frame of the current message has been fully read. */
-  rdDone = true;
+  declare rdDone: boolean;
   /** FIN of the data frame whose payload is being read. */
-  rdFin = false;
-  readonly utf8 = new Utf8Checker();
-  rdClose = false;
+  declare rdFin: boolean;
+  /** Made on the first text message: a binary-only connection never needs it. */
+  private utf8Checker: Utf8Checker | null = null;
+  get utf8(): Utf8Checker {
+    this.utf8Checker ??= new Utf8Checker();
+    return this.utf8Checker;
+  }
+  declare rdClose: boolean;
   /** The peer's close reason (Beast's `reason()`). */
   cr: CloseReason = noReason;
 
   // ---- write side ----
-  wrClose = false;
+  declare wrClose: boolean;
   /** A message started with writeSome(fin=false) is in progress: the next frame is a continuation. */
-  wrCont = false;
+  declare wrCont: boolean;
   /** asyncClose was called (set at initiation, so a second close is refused even while the first waits). */
-  closeStarted = false;
+  declare closeStarted: boolean;
 
   // ---- blocks ----
   wrBlock: object | null = null;
@@ -202,10 +237,10 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** `performance.now()` when bytes last arrived (for the idle timer). */
   private lastReceived = 0;
   /** The keep-alive ping for the current silence was sent. */
-  private idlePinged = false;
-  timedOut = false;
+  declare private idlePinged: boolean;
+  declare timedOut: boolean;
   /** Set when the first error has been reported; later ones become operationAborted. */
-  private failedReported = false;
+  declare private failedReported: boolean;
 
   controlCallback: ControlCallback | null = null;
   /** Where options plug into the handshake (decorators, subprotocols, extensions). */
@@ -452,7 +487,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.rdPos = 0;
       this.rdEnd = pending;
     }
-    return this.rdBuf.subarray(this.rdEnd);
+    // An empty buffer is read into whole: no view (an idle connection's pending read keeps it).
+    return this.rdEnd === 0 ? this.rdBuf : this.rdBuf.subarray(this.rdEnd);
   }
 
   /** A read from the next layer filled the read buffer: allocate a larger one next time. */
@@ -624,6 +660,23 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
  * `update_timer` uses it while closing; 30 s when none is set, so a peer that
  * never answers a close cannot hold a connection forever (Beast: unbounded).
  */
+for (const [name, bit] of Object.entries(flag)) {
+  Object.defineProperty(StreamImpl.prototype, name, {
+    get(this: StreamImpl): boolean {
+      return (this.flags & bit) !== 0;
+    },
+    set(this: StreamImpl, v: boolean): void {
+      this.flags = v ? this.flags | bit : this.flags & ~bit;
+    },
+  });
+}
+
+/** Copies the shared options the first time a stream changes one. */
+export function ownOpts(impl: StreamImpl): StreamOptions {
+  if (impl.opts === sharedOptions()) impl.opts = { ...impl.opts };
+  return impl.opts;
+}
+
 export function closingTimeoutOf(opts: StreamOptions): number {
   const t = opts.timeout.handshakeTimeout;
   return Number.isFinite(t) ? t : 30_000;

@@ -32,8 +32,6 @@ export class Timeout {
 
 /** The per-stream settings behind Beast's setters (`auto_fragment`, `binary`, `read_message_max`, ...). */
 export interface StreamOptions {
-  autoFragment: boolean;
-  binary: boolean;
   readMessageMax: number;
   writeBufferBytes: number;
   /** Size of the buffer frames are read into from the next layer. */
@@ -46,9 +44,8 @@ export interface StreamOptions {
 
 export function defaultOptions(): StreamOptions {
   return {
-    // Beast's defaults (stream.hpp): fragment at 4096 bytes, text, 16 MiB messages.
-    autoFragment: true,
-    binary: false,
+    // Beast's defaults (stream.hpp): 16 MiB messages, 4096-byte frames
+    // (text and autoFragment are StreamImpl flags).
     readMessageMax: 16 * 1024 * 1024,
     writeBufferBytes: 4096,
     readBufferBytes: 16 * 1024,
@@ -58,6 +55,14 @@ export function defaultOptions(): StreamOptions {
     timeout: sharedDefaultTimeout,
     permessageDeflate: sharedDefaultPmd,
   };
+}
+
+let shared: Readonly<StreamOptions> | null = null;
+
+/** The options of every stream that has not changed one: frozen, so a missed copy throws instead of leaking. */
+export function sharedOptions(): StreamOptions {
+  shared ??= Object.freeze(defaultOptions());
+  return shared as StreamOptions;
 }
 
 let sharedDefaultTimeout: Timeout;

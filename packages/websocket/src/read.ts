@@ -40,17 +40,11 @@ import { error, errorFromName } from './error.js';
 import { closingTimeoutOf, type StreamImpl } from './impl.js';
 import { asyncTeardown } from './teardown.js';
 
-/** Where a read puts payload bytes. */
-export type ReadTarget =
-  | { kind: 'dynamic'; buffer: DynamicBuffer }
-  | { kind: 'fixed'; buffer: Uint8Array }
-  | { kind: 'discard' };
+/** Where a read puts payload bytes: a `DynamicBuffer`, a fixed `Uint8Array`, or nowhere (close's drain). */
+export type ReadTargetKind = 'dynamic' | 'fixed' | 'discard';
 
 /** Payloads at least this large, with nothing buffered, are read straight into the caller's buffer. */
 const DIRECT_READ_MIN = 16 * 1024;
-
-/** What a read holds between uses: nothing of the caller's. */
-const noTarget: ReadTarget = { kind: 'discard' };
 
 /**
  * One read, reused: a stream keeps its last completed `ReadOp` and starts
@@ -63,8 +57,12 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private inControl = false;
   private controlOpcode = 0;
   private finished = false;
-  private target: ReadTarget = noTarget;
-  private limit = 0;
+  /** Where payload bytes go: the caller's dynamic or fixed buffer, or nowhere (close's drain). */
+  private kind: ReadTargetKind = 'discard';
+  private dyn: DynamicBuffer | null = null;
+  private fixed: Uint8Array | null = null;
+  /** Bytes this read may still deliver in all; -1 for no limit (a small integer: no boxed number per op). */
+  private limit = -1;
   /** Read a whole message (asyncRead) rather than some bytes (asyncReadSome). */
   private whole = false;
   /** When set, the read block is held by this owner (close) and stays held when the read ends. */
@@ -81,13 +79,21 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 
   /** Prepares this object for the next read; `begin` then starts it. */
-  reset(target: ReadTarget, limit: number, whole: boolean, lockOwner: object | null): this {
+  reset(
+    kind: ReadTargetKind,
+    buffer: DynamicBuffer | Uint8Array | null,
+    limit: number,
+    whole: boolean,
+    lockOwner: object | null,
+  ): this {
+    this.kind = kind;
+    this.dyn = kind === 'dynamic' ? (buffer as DynamicBuffer) : null;
+    this.fixed = kind === 'fixed' ? (buffer as Uint8Array) : null;
     this.transferred = 0;
     this.inControl = false;
     this.controlOpcode = 0;
     this.finished = false;
-    this.target = target;
-    this.limit = limit;
+    this.limit = limit === Number.POSITIVE_INFINITY ? -1 : limit;
     this.whole = whole;
     this.lockOwner = lockOwner;
     this.generation++;
@@ -96,7 +102,9 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   /** The read has completed: drop the caller's buffer and offer this object for the stream's next read. */
   protected override released(): void {
-    this.target = noTarget;
+    this.kind = 'discard';
+    this.dyn = null;
+    this.fixed = null;
     this.lockOwner = null;
     this.impl.spareReadOp ??= this;
   }
@@ -161,13 +169,13 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const view = this.directView as Uint8Array;
     this.directView = null;
     if (ec) {
-      if (this.target.kind === 'dynamic') this.target.buffer.commit(0);
+      if (this.dyn !== null) this.dyn.commit(0);
       return this.ioError(ec);
     }
     const impl = this.impl;
     impl.noteReceived();
     impl.parser.consumePayload(view, 0, n);
-    if (this.target.kind === 'dynamic') this.target.buffer.commit(n);
+    if (this.dyn !== null) this.dyn.commit(n);
     this.transferred += n;
     if (impl.rdText && !impl.utf8.write(view, 0, n)) return this.failConnection('badFramePayload');
     if (this.afterPayload()) return;
@@ -193,7 +201,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
         continue;
       }
 
-      if (impl.rdInflate && this.target.kind !== 'discard') {
+      if (impl.rdInflate && this.kind !== 'discard') {
         const next = this.inflateStep();
         if (next === 'return') return;
         if (next === 'continue') continue;
@@ -217,7 +225,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
 
       // Inside a data frame's payload.
-      if (this.target.kind === 'discard') {
+      if (this.kind === 'discard') {
         const k = Math.min(parser.remaining, avail);
         if (k === 0) return this.readMore();
         impl.rdPos += parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k);
@@ -227,7 +235,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       const space = this.space();
       if (space === 0) {
         // A whole-message read that does not fit fails (Beast); readSome returns what it has.
-        if (!this.whole && (this.transferred > 0 || this.target.kind === 'fixed')) return this.finish(null);
+        if (!this.whole && (this.transferred > 0 || this.kind === 'fixed')) return this.finish(null);
         return this.finish(error.bufferOverflow);
       }
       if (avail === 0) {
@@ -242,10 +250,9 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   /** Bytes the target can still take in this operation. */
   private space(): number {
-    const t = this.target;
-    const left = this.limit - this.transferred;
-    if (t.kind === 'fixed') return Math.min(left, t.buffer.length - this.transferred);
-    if (t.kind === 'dynamic') return Math.min(left, t.buffer.maxSize() - t.buffer.size());
+    const left = this.limit < 0 ? Number.POSITIVE_INFINITY : this.limit - this.transferred;
+    if (this.fixed !== null) return Math.min(left, this.fixed.length - this.transferred);
+    if (this.dyn !== null) return Math.min(left, this.dyn.maxSize() - this.dyn.size());
     return left;
   }
 
@@ -254,8 +261,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const parser = this.impl.parser;
     const k = Math.min(parser.remaining, space);
     let view: Uint8Array;
-    if (this.target.kind === 'fixed') {
-      view = this.target.buffer.subarray(this.transferred, this.transferred + k);
+    if (this.kind === 'fixed') {
+      view = (this.fixed as Uint8Array).subarray(this.transferred, this.transferred + k);
     } else {
       const prepared = this.prepare(k);
       if (prepared === null) return;
@@ -268,9 +275,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 
   private prepare(k: number): Uint8Array[] | null {
-    const t = this.target as { kind: 'dynamic'; buffer: DynamicBuffer };
     try {
-      const p = t.buffer.prepare(k);
+      const p = (this.dyn as DynamicBuffer).prepare(k);
       return p instanceof Uint8Array ? [p] : (p as Uint8Array[]).slice();
     } catch (e) {
       if (e instanceof BufferOverflowError) {
@@ -286,8 +292,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const impl = this.impl;
     const parser = impl.parser;
     const src = impl.rdBuf;
-    if (this.target.kind === 'fixed') {
-      const dst = this.target.buffer;
+    if (this.kind === 'fixed') {
+      const dst = this.fixed as Uint8Array;
       const at = this.transferred;
       parser.consumePayload(src, impl.rdPos, impl.rdPos + k, dst, at);
       impl.rdPos += k;
@@ -298,7 +304,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
       return true;
     }
-    const dyn = (this.target as { kind: 'dynamic'; buffer: DynamicBuffer }).buffer;
+    const dyn = this.dyn as DynamicBuffer;
     const views = this.prepare(k);
     if (views === null) return false;
     let done = 0;
@@ -367,7 +373,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
       if (this.space() === 0) {
         // As in loop(): a whole-message read that does not fit fails with bufferOverflow.
-        const partialOk = !this.whole && (this.transferred > 0 || this.target.kind === 'fixed');
+        const partialOk = !this.whole && (this.transferred > 0 || this.kind === 'fixed');
         this.finish(partialOk ? null : error.bufferOverflow);
         return 'return';
       }
@@ -425,8 +431,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const impl = this.impl;
     const want = Math.min(this.space(), inf.available());
     let views: Uint8Array[];
-    if (this.target.kind === 'fixed') {
-      views = [this.target.buffer.subarray(this.transferred, this.transferred + want)];
+    if (this.kind === 'fixed') {
+      views = [(this.fixed as Uint8Array).subarray(this.transferred, this.transferred + want)];
     } else {
       const prepared = this.prepare(want);
       if (prepared === null) return false;
@@ -442,7 +448,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       done += n;
       if (!valid) break;
     }
-    if (this.target.kind === 'dynamic') this.target.buffer.commit(done);
+    if (this.dyn !== null) this.dyn.commit(done);
     this.transferred += done;
     impl.rdMsgSize += done;
     if (!valid) {
@@ -460,22 +466,22 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       impl.rdText = opcode === Opcode.text;
       impl.rdMsgSize = 0;
       impl.rdDone = false;
-      impl.utf8.reset();
+      if (impl.rdText) impl.utf8.reset();
       // RSV1 on the first frame marks a compressed message (RFC 7692 §6.1); the parser allows it only when negotiated.
       impl.rdInflate = impl.parser.header.rsv1;
       impl.rdTailSent = false;
     }
     impl.rdFin = fin;
     // A compressed message is measured inflated, in inflateStep (Beast checks rd_msg_max on the inflated size too).
-    if (impl.rdInflate && this.target.kind !== 'discard') return false;
+    if (impl.rdInflate && this.kind !== 'discard') return false;
     impl.rdMsgSize += len;
-    if (this.target.kind !== 'discard' && impl.rdMsgSize > impl.opts.readMessageMax) {
+    if (this.kind !== 'discard' && impl.rdMsgSize > impl.opts.readMessageMax) {
       this.failConnection('messageTooBig');
       return true;
     }
     if (len === 0 && fin) {
       impl.rdDone = true;
-      if (this.target.kind === 'discard') return false;
+      if (this.kind === 'discard') return false;
       if (impl.rdText && !impl.utf8.finish()) {
         this.failConnection('badFramePayload');
         return true;
@@ -633,7 +639,8 @@ export function startRead<
   T extends CompletionToken<[number]> = DefaultToken<[number]>,
 >(
   impl: StreamImpl<Next>,
-  target: ReadTarget,
+  kind: ReadTargetKind,
+  buffer: DynamicBuffer | Uint8Array | null,
   limit: number,
   whole: boolean,
   token: T | undefined,
@@ -641,14 +648,14 @@ export function startRead<
 ): AsyncResult<T, [number]> {
   if (typeof token === 'function') {
     readOpOf(impl)
-      .reset(target, limit, whole, lockOwner)
+      .reset(kind, buffer, limit, whole, lockOwner)
       .begin(token as CompletionHandler<[number]>, impl.next.getExecutor());
     return undefined as AsyncResult<T, [number]>;
   }
   // Other tokens may start the operation later, or (deferred) more than once: an object per start.
   return launch(
     (handler) =>
-      readOpOf(impl).reset(target, limit, whole, lockOwner).begin(handler, impl.next.getExecutor()),
+      readOpOf(impl).reset(kind, buffer, limit, whole, lockOwner).begin(handler, impl.next.getExecutor()),
     token as CompletionToken<unknown[]> | undefined,
   ) as AsyncResult<T, [number]>;
 }

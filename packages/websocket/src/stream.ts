@@ -10,10 +10,17 @@ import { buildOffer, negotiateServer, type PmdConfig, validateClientResponse } f
 import { type CloseReason, Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import { startHandshake } from './handshake.js';
-import { type ControlCallback, type HandshakeHooks, type Refusal, type Role, StreamImpl } from './impl.js';
+import {
+  type ControlCallback,
+  type HandshakeHooks,
+  ownOpts,
+  type Refusal,
+  type Role,
+  StreamImpl,
+} from './impl.js';
 import { isSharedDefault, PermessageDeflate, RequestFilter, Subprotocols, Timeout } from './options.js';
 import { startPing } from './ping.js';
-import { type ReadTarget, startRead } from './read.js';
+import { startRead } from './read.js';
 import { startWrite } from './write.js';
 
 /** Beast's `stream_base::decorator`: called on the request (client) or the response (server) before it is sent. */
@@ -183,16 +190,16 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   text(): boolean;
   text(v: boolean): void;
   text(v?: boolean): boolean | undefined {
-    if (v === undefined) return !this.impl.opts.binary;
-    this.impl.opts.binary = !v;
+    if (v === undefined) return !this.impl.binary;
+    this.impl.binary = !v;
     return undefined;
   }
 
   binary(): boolean;
   binary(v: boolean): void;
   binary(v?: boolean): boolean | undefined {
-    if (v === undefined) return this.impl.opts.binary;
-    this.impl.opts.binary = v;
+    if (v === undefined) return this.impl.binary;
+    this.impl.binary = v;
     return undefined;
   }
 
@@ -200,8 +207,8 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   autoFragment(): boolean;
   autoFragment(v: boolean): void;
   autoFragment(v?: boolean): boolean | undefined {
-    if (v === undefined) return this.impl.opts.autoFragment;
-    this.impl.opts.autoFragment = v;
+    if (v === undefined) return this.impl.autoFragment;
+    this.impl.autoFragment = v;
     return undefined;
   }
 
@@ -211,7 +218,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   readMessageMax(n?: number): number | undefined {
     if (n === undefined) return this.impl.opts.readMessageMax;
     if (!(n > 0)) throw new RangeError('readMessageMax must be positive');
-    this.impl.opts.readMessageMax = n;
+    ownOpts(this.impl).readMessageMax = n;
     return undefined;
   }
 
@@ -221,7 +228,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   writeBufferBytes(n?: number): number | undefined {
     if (n === undefined) return this.impl.opts.writeBufferBytes;
     if (!(n >= 8)) throw new RangeError('writeBufferBytes must be at least 8');
-    this.impl.opts.writeBufferBytes = n;
+    ownOpts(this.impl).writeBufferBytes = n;
     return undefined;
   }
 
@@ -237,11 +244,11 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
    */
   setOption(opt: StreamOption): void {
     if (opt instanceof Timeout) {
-      this.impl.opts.timeout = opt;
+      ownOpts(this.impl).timeout = opt;
       // Re-arm under the new values (Beast's update_timer); the handshake timer stays as armed.
       if (this.impl.status === 'open') this.impl.status = 'open';
     } else if (opt instanceof Decorator) this.decorator = opt;
-    else if (opt instanceof PermessageDeflate) this.impl.opts.permessageDeflate = opt;
+    else if (opt instanceof PermessageDeflate) ownOpts(this.impl).permessageDeflate = opt;
     else if (opt instanceof Subprotocols) this.subprotocols = opt;
     else if (opt instanceof RequestFilter) this.requestFilter = opt;
   }
@@ -251,7 +258,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   getOption(kind: typeof Timeout | typeof PermessageDeflate): StreamOption {
     // getOption hands out the stream's own object (a caller may change its
     // fields), so a shared default is copied first.
-    const opts = this.impl.opts;
+    const opts = ownOpts(this.impl);
     if (kind === Timeout) {
       if (isSharedDefault(opts.timeout)) {
         const t = opts.timeout;
@@ -347,7 +354,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
     buffer: DynamicBuffer,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return startRead(this.impl, { kind: 'dynamic', buffer }, Number.POSITIVE_INFINITY, true, token);
+    return startRead(this.impl, 'dynamic', buffer, Number.POSITIVE_INFINITY, true, token);
   }
 
   /**
@@ -371,10 +378,9 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   ): AsyncResult<T, [number]> {
     if (isDynamicBuffer(buffer)) {
       const limit = typeof a === 'number' && a > 0 ? a : Number.POSITIVE_INFINITY;
-      return startRead(this.impl, { kind: 'dynamic', buffer }, limit, false, b);
+      return startRead(this.impl, 'dynamic', buffer, limit, false, b);
     }
-    const target: ReadTarget = { kind: 'fixed', buffer };
-    return startRead(this.impl, target, buffer.length, false, a as T | undefined);
+    return startRead(this.impl, 'fixed', buffer, buffer.length, false, a as T | undefined);
   }
 
   // ---- write ----

@@ -106,10 +106,10 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     }
     if (impl.wrDeflate && !this.compressed) return this.compress();
     const remaining = this.outTotal - this.sent;
-    const len = impl.opts.autoFragment ? Math.min(remaining, impl.opts.writeBufferBytes) : remaining;
+    const len = impl.autoFragment ? Math.min(remaining, impl.opts.writeBufferBytes) : remaining;
     const last = this.sent + len === this.outTotal;
     const frameFin = last && this.fin;
-    const opcode = impl.wrCont ? Opcode.cont : impl.opts.binary ? Opcode.binary : Opcode.text;
+    const opcode = impl.wrCont ? Opcode.cont : impl.binary ? Opcode.binary : Opcode.text;
     // RFC 7692 §6.1: RSV1 on the first frame of a compressed message only.
     const rsv1 = impl.wrDeflate && !impl.wrCont;
     impl.wrCont = !frameFin;

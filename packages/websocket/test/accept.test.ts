@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ErrorCode } from '@tsio/completion-token';
 import { TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
+import { ownOpts } from '../src/impl.js';
 import { condition, error, RequestType, ResponseType, Stream } from '../src/index.js';
 import { readOnce, settle, track } from './helpers.js';
 
@@ -43,7 +44,7 @@ function parseHead(text: string): { status: number; fields: Map<string, string>;
 async function acceptRaw(bytes: Buffer, limit?: number) {
   const [a, b] = TestStream.pair();
   const server = new Stream(b);
-  if (limit !== undefined) server.impl.opts.handshakeHeadLimit = limit;
+  if (limit !== undefined) ownOpts(server.impl).handshakeHeadLimit = limit;
   await a.writeSome(bytes);
   const t = track();
   server.asyncAccept(t.handler);

@@ -8,6 +8,7 @@ import { beastError, FlatBuffer, TcpStream } from '@tsio/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
 import { RequestType } from '../src/detail/handshake.js';
+import { ownOpts } from '../src/impl.js';
 import { error, Stream, Timeout } from '../src/index.js';
 
 const cleanups: (() => void)[] = [];
@@ -77,7 +78,7 @@ describe('handshake limits over TCP', () => {
 
   it('the same head is accepted when the limit is raised (the limit is what refused it)', async () => {
     const { ws, raw } = await pair((s) => {
-      s.impl.opts.handshakeHeadLimit = 16 * 1024;
+      ownOpts(s.impl).handshakeHeadLimit = 16 * 1024;
     });
     const result = acceptResult(ws);
     raw.write(requestWith(`X-Big: ${'a'.repeat(9000)}\r\n`));
