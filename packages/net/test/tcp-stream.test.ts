@@ -476,13 +476,24 @@ describe('TcpStream flow control', () => {
   it('writes are batched: many small writes in one turn reach the socket in one write call', async () => {
     const { stream, peer } = await connected();
     const received = readAll(peer);
-    const sock = stream.socket();
+    // Counted where Node hands bytes to the kernel: `_write` for one buffer,
+    // `_writev` for a corked run (the shared write slab may roll over
+    // mid-turn, making two segments that still leave in one writev).
+    const sock = stream.socket() as Socket & {
+      _write: (...a: unknown[]) => void;
+      _writev: (...a: unknown[]) => void;
+    };
     let writes = 0;
-    const orig = sock.write.bind(sock);
-    sock.write = ((...args: Parameters<Socket['write']>) => {
+    const origWrite = sock._write.bind(sock);
+    const origWritev = sock._writev.bind(sock);
+    sock._write = (...a: unknown[]) => {
       writes++;
-      return orig(...args);
-    }) as Socket['write'];
+      origWrite(...a);
+    };
+    sock._writev = (...a: unknown[]) => {
+      writes++;
+      origWritev(...a);
+    };
     const ps: Promise<number>[] = [];
     for (let i = 0; i < 100; i++) ps.push(stream.writeSome(Buffer.from(`${i},`)));
     await Promise.all(ps);
