@@ -31,6 +31,9 @@ export const READ_AHEAD_LIMIT = 64 * 1024;
  */
 export const COPY_WRITE_LIMIT = 16 * 1024;
 
+/** Views up to this size are copied into the batch byte by byte. */
+const SMALL_COPY = 16;
+
 /** Size of the buffers small writes are coalesced into. */
 const BATCH_BUFFER_SIZE = 64 * 1024;
 
@@ -473,11 +476,16 @@ export class SocketIo {
       this.batchStart = this.batchEnd = slabUsed;
     }
     const batch = this.batch;
+    let end = this.batchEnd;
     for (let i = 0; i < views.length; i++) {
       const v = views[i]!;
-      batch.set(v, this.batchEnd);
-      this.batchEnd += v.length;
+      const n = v.length;
+      // A frame header or a small payload: a loop costs less than set()'s call into C++.
+      if (n <= SMALL_COPY) for (let j = 0; j < n; j++) batch[end + j] = v[j]!;
+      else batch.set(v, end);
+      end += n;
     }
+    this.batchEnd = end;
     slabUsed = this.batchEnd;
     this.batchBytes += bytes;
     this.scheduleFlush();
