@@ -21,12 +21,17 @@ import {
 import type { AsyncStream } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { headerSize, serializeHeader } from './detail/frame.js';
+import { generateMaskKey, maskCopy } from './detail/mask.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
 import type { StreamImpl } from './impl.js';
 
 const noBuffers: readonly Uint8Array[] = [];
 const noBuffer = new Uint8Array(0);
+/** A client keeps its masked-frame buffer for reuse only up to this size (memory per connection). */
+const MASKED_REUSE_MAX = 4096;
+/** The key of the frame being masked: used synchronously, so one serves every stream. */
+const scratchKey = new Uint8Array(4);
 
 /**
  * One write, reused: a stream keeps its last completed `WriteOp` and starts
@@ -51,6 +56,10 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private readonly headers: (Buffer | undefined)[] = [];
   /** `[header, payload]` of a server's single-buffer frame, reused. */
   private readonly parts: Uint8Array[] = [noBuffer, noBuffer];
+  /** `[frame]` of a client's masked frame, reused. */
+  private readonly single: Uint8Array[] = [noBuffer];
+  /** A client's last masked frame buffer, reused for the next frame of the same size. */
+  private masked: Buffer | null = null;
 
   constructor(private readonly impl: StreamImpl<Next>) {
     super();
@@ -75,6 +84,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     this.out = noBuffers;
     this.frame = noBuffers;
     this.parts[1] = noBuffer;
+    this.single[0] = noBuffer;
     this.impl.spareWriteOp ??= this;
   }
 
@@ -118,9 +128,10 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const bytes = this.sent === 0 && len === this.outTotal ? this.out : slice(this.out, this.sent, len);
     this.frame =
       impl.role === 'client'
-        ? withoutEmpty(impl.makeFrame(opcode, frameFin, bytes, len, rsv1))
+        ? this.maskedFrame(opcode, frameFin, rsv1, bytes, len)
         : this.unmaskedFrame(opcode, frameFin, rsv1, bytes, len);
-    this.frameLeft = byteLength(this.frame);
+    this.frameLeft =
+      this.frame === this.parts ? len + (this.parts[0] as Uint8Array).length : byteLength(this.frame);
     // Straight to the next layer's writeSome rather than through `writeAll`: no
     // per-frame closure or filtered array (partial writes are handled in afterWrite).
     impl.next.writeSome(this.frame, this.bind(this.onWritten));
@@ -150,6 +161,39 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       return parts;
     }
     return withoutEmpty([header, ...bytes]);
+  }
+
+  /**
+   * A client's frame (RFC 6455 §5.3): header and payload masked with a fresh
+   * key into one buffer — this op's own, reused while messages keep the same
+   * size (and are small), else a new one; the caller's bytes are not touched.
+   */
+  private maskedFrame(
+    opcode: number,
+    fin: boolean,
+    rsv1: boolean,
+    bytes: readonly Uint8Array[],
+    len: number,
+  ): readonly Uint8Array[] {
+    const hlen = headerSize(len, true);
+    const size = hlen + len;
+    let out = this.masked;
+    if (out === null || out.length !== size) {
+      out = Buffer.allocUnsafe(size);
+      this.masked = size <= MASKED_REUSE_MAX ? out : null;
+    }
+    const key = generateMaskKey(scratchKey, 0);
+    serializeHeader(out, { fin, rsv1, opcode, mask: key, len });
+    let off = hlen;
+    let phase = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const part = bytes[i] as Uint8Array;
+      phase = maskCopy(out, off, part, key, phase);
+      off += part.length;
+    }
+    const parts = this.single;
+    parts[0] = out;
+    return parts;
   }
 
   private makeHeader(hlen: number): Buffer {

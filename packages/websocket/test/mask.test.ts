@@ -4,6 +4,7 @@ import {
   generateMaskKey,
   hasWasmMask,
   mask,
+  maskCopy,
   maskInto,
   maskJs,
   maskRange,
@@ -136,5 +137,27 @@ describe('generateMaskKey', () => {
     expect(out[0]).toBe(0);
     expect(out[6]).toBe(0);
     expect(generateMaskKey().length).toBe(4);
+  });
+});
+
+describe('maskCopy', () => {
+  it('writes src masked into dst at an offset, for any size, key and phase, leaving the rest of dst alone (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 20 }),
+        (src, k, phase, offset) => {
+          const dst = new Uint8Array(offset + src.length + 3).fill(0xa5);
+          const after = maskCopy(dst, offset, src, k, phase);
+          expect(after).toBe((phase + src.length) & 3);
+          expect([...dst.subarray(offset, offset + src.length)]).toEqual([...naive(src, k, phase & 3)]);
+          expect(dst.subarray(0, offset).every((b) => b === 0xa5)).toBe(true);
+          expect(dst.subarray(offset + src.length).every((b) => b === 0xa5)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -181,6 +181,28 @@ export function maskInto(dst: Uint8Array, src: Uint8Array, key: Uint8Array, phas
 }
 
 /**
+ * `maskInto(dst.subarray(dstOffset), src, key, phase)` without the view for
+ * a small `src` (a frame of a few bytes costs less to mask than a view).
+ */
+export function maskCopy(
+  dst: Uint8Array,
+  dstOffset: number,
+  src: Uint8Array,
+  key: Uint8Array,
+  phase = 0,
+): number {
+  const len = src.length;
+  phase &= 3;
+  if (len >= WORD_THRESHOLD) return maskInto(dst.subarray(dstOffset, dstOffset + len), src, key, phase);
+  let p = phase;
+  for (let i = 0; i < len; i++) {
+    dst[dstOffset + i] = (src[i] as number) ^ (key[p] as number);
+    p = (p + 1) & 3;
+  }
+  return p;
+}
+
+/**
  * Overrides the size from which the WebAssembly path is used (for benchmarks
  * and tests): `Infinity` forces JS, `0` forces WebAssembly where available.
  * Returns the previous value.
