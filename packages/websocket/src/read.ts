@@ -274,6 +274,22 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     this.impl.next.readSome(view, this.bind(this.onDirectRead));
   }
 
+  /** `prepare(k)` when the buffer gives one view of `k` bytes; null otherwise, or if the read completed (overflow). */
+  private prepareOne(k: number): Uint8Array | null {
+    try {
+      const p = (this.dyn as DynamicBuffer).prepare(k);
+      if (p instanceof Uint8Array) return p;
+      const views = p as Uint8Array[];
+      return views.length === 1 && (views[0] as Uint8Array).length === k ? (views[0] as Uint8Array) : null;
+    } catch (e) {
+      if (e instanceof BufferOverflowError) {
+        this.finish(error.bufferOverflow);
+        return null;
+      }
+      throw e;
+    }
+  }
+
   private prepare(k: number): Uint8Array[] | null {
     try {
       const p = (this.dyn as DynamicBuffer).prepare(k);
@@ -305,6 +321,20 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       return true;
     }
     const dyn = this.dyn as DynamicBuffer;
+    const single = this.prepareOne(k);
+    if (single !== null) {
+      // One contiguous view (a FlatBuffer, or room in a MultiBuffer's last part): no array.
+      parser.consumePayload(src, impl.rdPos, impl.rdPos + k, single, 0);
+      impl.rdPos += k;
+      dyn.commit(k);
+      this.transferred += k;
+      if (impl.rdText && !impl.utf8.write(single, 0, k)) {
+        this.failConnection('badFramePayload');
+        return false;
+      }
+      return true;
+    }
+    if (this.finished) return false;
     const views = this.prepare(k);
     if (views === null) return false;
     let done = 0;
