@@ -6,6 +6,7 @@ import {
   associatedSlotKey,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
+  isPromiseSettler,
 } from './associated.js';
 import type { CancellationSlot } from './cancellation.js';
 import type { ErrorCode } from './error.js';
@@ -193,7 +194,8 @@ export class Completion implements Runnable {
     this.value = value;
     const target = this.ex;
     if (target === systemExecutor) {
-      if (this.initiating) systemContext.enqueue(this);
+      if (isPromiseSettler(this.handler)) this.run();
+      else if (this.initiating) systemContext.enqueue(this);
       else systemContext.dispatchRunnable(this);
     } else if (this.initiating) target.post(() => this.run());
     else target.dispatch(() => this.run());

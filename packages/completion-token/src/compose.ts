@@ -12,6 +12,7 @@ import {
   associatedSlotKey,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
+  isPromiseSettler,
 } from './associated.js';
 import {
   type AsyncResult,
@@ -148,7 +149,8 @@ class ComposedOp<V extends unknown[]> implements Runnable {
     else if (argc > 2) this.values = Array.prototype.slice.call(args, 1);
     const ex = this.executor;
     if (ex === systemExecutor) {
-      if (this.initiating) systemContext.enqueue(this);
+      if (isPromiseSettler(this.handler)) this.run();
+      else if (this.initiating) systemContext.enqueue(this);
       else systemContext.dispatchRunnable(this);
     } else if (this.initiating) ex.post(() => this.run());
     else ex.dispatch(() => this.run());

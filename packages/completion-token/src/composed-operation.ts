@@ -5,6 +5,7 @@ import {
   associatedSlotKey,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
+  isPromiseSettler,
 } from './associated.js';
 import type { CompletionHandler } from './async-result.js';
 import {
@@ -98,7 +99,8 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     this.opValue = argc <= 2 ? values[0] : values;
     const ex = this.opExecutor;
     if (ex === systemExecutor) {
-      if (this.opInitiating) systemContext.enqueue(this);
+      if (isPromiseSettler(this.opHandler)) this.run();
+      else if (this.opInitiating) systemContext.enqueue(this);
       else systemContext.dispatchRunnable(this);
     } else if (this.opInitiating) ex.post(() => this.run());
     else ex.dispatch(() => this.run());

@@ -8,6 +8,7 @@ import {
   copyAssociations,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
+  settlesPromise,
 } from './associated.js';
 import {
   asyncResult,
@@ -40,10 +41,13 @@ export const usePromise: UsePromise = {
   [tokenKind]: 'promise',
   [asyncResult](start: Start): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      start((ec, ...values) => {
+      const settle = function settle(ec: ErrorCode | null, value?: unknown): void {
         if (ec) reject(new SystemError(ec));
-        else resolve(resultValue(values));
-      });
+        // biome-ignore lint/complexity/noArguments: one value (the usual case) without a rest array
+        else resolve(arguments.length <= 2 ? value : Array.prototype.slice.call(arguments, 1));
+      } as CompletionHandler<unknown[]> & { [settlesPromise]?: true };
+      settle[settlesPromise] = true;
+      start(settle);
     });
   },
 };

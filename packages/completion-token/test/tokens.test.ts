@@ -380,6 +380,34 @@ describe('associated executor', () => {
   });
 });
 
+describe('the promise token settles without a queue trip on the default executor', () => {
+  it('resolves during the completion, yet the awaiting code still resumes only after the initiating call returned', async () => {
+    const log: string[] = [];
+    const p = asyncOp('immediate').then((v) => log.push(`resumed ${v}`));
+    log.push('after initiation');
+    await p;
+    expect(log).toEqual(['after initiation', 'resumed 42']);
+  });
+
+  it('with an IoContext executor it is posted as before: nothing resolves until the context runs', async () => {
+    const ioc = new IoContext();
+    let resolved = false;
+    const p = asyncInitiate<[number], []>(
+      { executor: ioc.getExecutor(), initiate: (h) => h(null, 7) },
+      usePromise,
+    ).then((v) => {
+      resolved = true;
+      return v;
+    });
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    ioc.poll();
+    expect(await p).toBe(7);
+    expect(resolved).toBe(true);
+  });
+});
+
 describe('deferred chaining', () => {
   it('chains operations and starts only when given a token', async () => {
     let started = 0;
