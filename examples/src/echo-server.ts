@@ -54,13 +54,12 @@ class Session {
   }
 
   run(): void {
-    this.ws.asyncAccept(this.onAccept);
+    // A closure for the one accept; the read and write handlers below are kept for every message.
+    this.ws.asyncAccept((ec) => {
+      if (ec) return this.fail();
+      this.doRead();
+    });
   }
-
-  private readonly onAccept = (ec: ErrorCode | null): void => {
-    if (ec) return this.fail();
-    this.doRead();
-  };
 
   private doRead(): void {
     this.ws.asyncRead(this.buffer, this.onRead);

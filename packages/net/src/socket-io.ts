@@ -61,7 +61,8 @@ export class SocketOp extends Completion {
   constructor(
     handler: CompletionHandler<[number]>,
     ioExecutor: Executor,
-    readonly views: readonly Uint8Array[],
+    /** The caller's buffers: one view as it is (no array around it), or the sequence. */
+    readonly views: Views,
     readonly bytes: number,
   ) {
     const h = handler as CompletionHandler<unknown[]>;
@@ -94,8 +95,7 @@ export function startSocketOp(
   ioExecutor: Executor,
   noIo: ErrorCode,
 ): void {
-  const views = toViews(buffers);
-  const op = new SocketOp(handler, ioExecutor, views, countBytes(views));
+  const op = new SocketOp(handler, ioExecutor, buffers, countBytes(buffers));
   try {
     if (io === null) op.complete(noIo, 0);
     else if (write) io.writeSome(op);
@@ -146,11 +146,30 @@ function sharedFlush(io: SocketIo): void {
   io.flush();
 }
 
-function toViews(seq: ConstBufferSequence | MutableBufferSequence): readonly Uint8Array[] {
-  return seq instanceof Uint8Array ? [seq] : seq;
+/** Bits of `SocketIo.flags`: seven booleans in one number (~50 bytes of heap per connection less). */
+const ioFlag = {
+  paused: 1 << 0,
+  readEnded: 1 << 1,
+  receiveShut: 1 << 2,
+  sendShut: 1 << 3,
+  closed: 1 << 4,
+  detached: 1 << 5,
+  flushScheduled: 1 << 6,
+} as const;
+
+/** A buffer sequence as the socket keeps it: a single view, or an array of them. */
+type Views = Uint8Array | readonly Uint8Array[];
+
+function viewCount(views: Views): number {
+  return views instanceof Uint8Array ? 1 : views.length;
 }
 
-function countBytes(views: readonly Uint8Array[]): number {
+function viewAt(views: Views, i: number): Uint8Array {
+  return views instanceof Uint8Array ? views : views[i]!;
+}
+
+function countBytes(views: Views): number {
+  if (views instanceof Uint8Array) return views.length;
   let n = 0;
   for (let i = 0; i < views.length; i++) n += views[i]!.length;
   return n;
@@ -181,13 +200,16 @@ export class SocketIo {
   private buffered = 0;
   private reads: Op[] = noOps;
   private writes: Op[] = noOps;
-  private paused = true;
-  private readEnded = false;
-  private receiveShut = false;
-  private sendShut = false;
+  /** The booleans below, one bit each (`ioFlag`; accessors defined after the class). */
+  private flags: number = ioFlag.paused;
+  declare private paused: boolean;
+  declare private readEnded: boolean;
+  declare private receiveShut: boolean;
+  declare private sendShut: boolean;
+  declare private closed: boolean;
+  declare private detached: boolean;
+  declare private flushScheduled: boolean;
   private failure: ErrorCode | null = null;
-  private closed = false;
-  private detached = false;
 
   // Write batch: segments in order; small writes coalesced into our region `[batchStart, batchEnd)` of the shared slab.
   private segments: Buffer[] = noSegments;
@@ -196,7 +218,6 @@ export class SocketIo {
   private batchStart = 0;
   private batchEnd = 0;
   private batchBytes = 0;
-  private flushScheduled = false;
   private eofWaiters: ((ec: ErrorCode | null) => void)[] | null = null;
 
   constructor(
@@ -269,12 +290,13 @@ export class SocketIo {
     return this.failure;
   }
 
-  private copyOut(views: readonly Uint8Array[]): number {
+  private copyOut(views: Views): number {
     let copied = 0;
     let vi = 0;
     let vOff = 0;
-    while (vi < views.length && this.buffered > 0) {
-      const view = views[vi]!;
+    const count = viewCount(views);
+    while (vi < count && this.buffered > 0) {
+      const view = viewAt(views, vi);
       const chunk = this.chunks[this.head]!;
       const n = Math.min(view.length - vOff, chunk.length);
       view.set(n === chunk.length ? chunk : chunk.subarray(0, n), vOff);
@@ -284,7 +306,8 @@ export class SocketIo {
       if (n === chunk.length) {
         this.chunks[this.head++] = undefined;
         if (this.head === this.chunks.length) {
-          this.chunks.length = 0;
+          // Drained: back to the shared empty queue (an idle connection keeps no array).
+          this.chunks = noChunks;
           this.head = 0;
         }
       } else {
@@ -442,8 +465,8 @@ export class SocketIo {
       }
       op.state = 'sent';
       this.closeBatchSegment();
-      for (let i = 0; i < op.views.length; i++) {
-        const v = op.views[i]!;
+      for (let i = 0, count = viewCount(op.views); i < count; i++) {
+        const v = viewAt(op.views, i);
         if (v.length === 0) continue;
         this.pushSegment(asBuffer(v));
       }
@@ -459,7 +482,7 @@ export class SocketIo {
     for (const op of writes) this.finish(op, ec, 0);
   }
 
-  private copyIn(views: readonly Uint8Array[], bytes: number): void {
+  private copyIn(views: Views, bytes: number): void {
     // Extend our open region of the shared slab if it ends where the slab does.
     if (
       this.batch === null ||
@@ -477,8 +500,8 @@ export class SocketIo {
     }
     const batch = this.batch;
     let end = this.batchEnd;
-    for (let i = 0; i < views.length; i++) {
-      const v = views[i]!;
+    for (let i = 0, count = viewCount(views); i < count; i++) {
+      const v = viewAt(views, i);
       const n = v.length;
       // A frame header or a small payload: a loop costs less than set()'s call into C++.
       if (n <= SMALL_COPY) for (let j = 0; j < n; j++) batch[end + j] = v[j]!;
@@ -675,4 +698,15 @@ export class SocketIo {
     this.closed = true;
     return sock;
   }
+}
+
+for (const [name, bit] of Object.entries(ioFlag)) {
+  Object.defineProperty(SocketIo.prototype, name, {
+    get(this: { flags: number }): boolean {
+      return (this.flags & bit) !== 0;
+    },
+    set(this: { flags: number }, v: boolean): void {
+      this.flags = v ? this.flags | bit : this.flags & ~bit;
+    },
+  });
 }
