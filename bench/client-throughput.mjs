@@ -8,7 +8,12 @@ import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './l
 import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 /** Client contenders, in run order. Adding one: a bench/clients/<name>-client.mjs adapter + a line here. */
-export const clients = [{ name: 'tsio', optional: true }, { name: 'ws', baseline: true }, { name: 'undici' }];
+export const clients = [
+  { name: 'tsio', optional: true },
+  { name: 'ws', baseline: true },
+  { name: 'ws+bufferutil' },
+  { name: 'undici' },
+];
 
 const { values: a } = parseArgs({
   options: {

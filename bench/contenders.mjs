@@ -13,6 +13,8 @@ import { repoRoot } from './lib/proc.mjs';
 export const contenders = [
   { name: 'tsio', script: 'examples/dist/echo-server.js', optional: true, deflate: true },
   { name: 'ws', script: 'bench/servers/ws-echo.mjs', deflate: true, baseline: 'ws' },
+  // ws with its native helper (issue 8: never below ws "with or without bufferutil").
+  { name: 'ws+bufferutil', script: 'bench/servers/ws-bufferutil-echo.mjs', deflate: true },
   { name: 'raw', script: 'bench/servers/raw-echo.mjs', deflate: false, baseline: 'raw' },
 ];
 

@@ -43,7 +43,7 @@ const machine = machineInfo();
 warnIfBusy(machine);
 console.log(
   `echo throughput (${cfg.mode}): ${machine.cpuModel}, ${machine.nproc} CPUs, node ${machine.node}, ws ${machine.ws}` +
-    `${machine.bufferutil ? ` + bufferutil ${machine.bufferutil}` : ' (no bufferutil)'}; ` +
+    ` (the ws row without bufferutil${machine.bufferutil ? `, ws+bufferutil with bufferutil ${machine.bufferutil}` : ''}); ` +
     `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell`,
 );
 for (const m of missing) console.log(`${m.name}: not built (${m.script} does not exist)`);
@@ -162,13 +162,18 @@ for (const cell of cells) {
       : null;
   }
   const ws = med.ws?.msgsPerSec ?? null;
+  const wsBu = med['ws+bufferutil']?.msgsPerSec ?? null;
   const raw = med.raw?.msgsPerSec ?? null;
   const entry = { ...cell, medians: med };
   if (ws !== null || raw !== null) {
     entry.ratios = Object.fromEntries(
       Object.entries(med).map(([n, m]) => [
         n,
-        { toWs: m && ws ? m.msgsPerSec / ws : null, toRaw: m && raw ? m.msgsPerSec / raw : null },
+        {
+          toWs: m && ws ? m.msgsPerSec / ws : null,
+          toWsBufferutil: m && wsBu ? m.msgsPerSec / wsBu : null,
+          toRaw: m && raw ? m.msgsPerSec / raw : null,
+        },
       ]),
     );
   }
@@ -179,6 +184,7 @@ for (const cell of cells) {
       ...label,
       '(all)',
       `skipped: ${fmtSize(cell.size * cell.connections * cell.depth)} in flight`,
+      '',
       '',
       '',
       '',
@@ -201,6 +207,7 @@ for (const cell of cells) {
         '',
         '',
         '',
+        '',
       ]);
       continue;
     }
@@ -212,6 +219,7 @@ for (const cell of cells) {
       fmtUs(m.p50us),
       fmtUs(m.p99us),
       fmtRatio(m.msgsPerSec, ws),
+      wsBu === null ? '—' : fmtRatio(m.msgsPerSec, wsBu),
       fmtRatio(m.msgsPerSec, raw),
       m.clientCpu === null ? '—' : `${Math.round(m.clientCpu * 100)}%`,
     ]);
@@ -223,7 +231,20 @@ console.log(
 );
 console.log(
   table(
-    ['payload', 'conns', 'depth', 'server', 'msg/s', 'MB/s', 'p50', 'p99', '×ws', '×raw', 'loadgen CPU'],
+    [
+      'payload',
+      'conns',
+      'depth',
+      'server',
+      'msg/s',
+      'MB/s',
+      'p50',
+      'p99',
+      '×ws',
+      '×ws+bu',
+      '×raw',
+      'loadgen CPU',
+    ],
     rows,
   ),
 );

@@ -3,7 +3,10 @@
 //   export const built: boolean
 //   export async function open(url, onMessage): Promise<{ send(buf: Buffer): void, close(): void }>
 //   onMessage(data) gets each whole message (Buffer, ArrayBuffer or Uint8Array).
-import WebSocket from 'ws';
+// Without ws's optional native helper bufferutil (WS_NO_BUFFER_UTIL, ws's own switch) unless run
+// as the ws+bufferutil client; ws reads the switch when it loads, hence the dynamic import.
+if (process.env.TSIO_BENCH_WS_BUFFERUTIL !== '1') process.env.WS_NO_BUFFER_UTIL = '1';
+const { default: WebSocket } = await import('ws');
 
 export const built = true;
 

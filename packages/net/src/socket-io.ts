@@ -201,7 +201,8 @@ export class SocketIo {
   private reads: Op[] = noOps;
   private writes: Op[] = noOps;
   /** The booleans below, one bit each (`ioFlag`; accessors defined after the class). */
-  private flags: number = ioFlag.paused;
+  /** @internal */
+  flags: number = ioFlag.paused;
   declare private paused: boolean;
   declare private readEnded: boolean;
   declare private receiveShut: boolean;
@@ -702,10 +703,10 @@ export class SocketIo {
 
 for (const [name, bit] of Object.entries(ioFlag)) {
   Object.defineProperty(SocketIo.prototype, name, {
-    get(this: { flags: number }): boolean {
+    get(this: SocketIo): boolean {
       return (this.flags & bit) !== 0;
     },
-    set(this: { flags: number }, v: boolean): void {
+    set(this: SocketIo, v: boolean): void {
       this.flags = v ? this.flags | bit : this.flags & ~bit;
     },
   });
