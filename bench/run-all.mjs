@@ -10,6 +10,11 @@ const q = full ? [] : ['--quick'];
 const steps = [
   { script: 'executor.mjs', args: [...q], budgetS: full ? 300 : 60 },
   { script: 'tokens.mjs', args: [...q], budgetS: full ? 300 : 60 },
+  {
+    script: 'inproc-echo.mjs',
+    args: full ? [] : ['--echoes', '100000', '--rounds', '3'],
+    budgetS: full ? 300 : 60,
+  },
   { script: 'echo-throughput.mjs', args: [...q], budgetS: full ? 1200 : 150 },
   { script: 'echo-throughput.mjs', args: [...q, '--deflate'], budgetS: full ? 400 : 60 },
   { script: 'memory-idle.mjs', args: [...q], budgetS: full ? 300 : 60 },
