@@ -269,9 +269,10 @@ export class SocketIo {
       op.complete(ec, 0);
       return;
     }
-    // Usually the only pending read: a one-element literal, since a push onto
-    // an empty array reserves room for 17 (~0.13 KB kept per idle connection).
-    if (this.reads.length === 0) this.reads = [op];
+    // The first pending read: a one-element literal, since a push onto an
+    // empty array reserves room for 17 (~0.13 KB kept per idle connection);
+    // later reads reuse the socket's array.
+    if (this.reads === noOps) this.reads = [op];
     else this.reads.push(op);
     this.owner.opStarted();
     // A pending read has transferred nothing (data is copied in only as it

@@ -607,7 +607,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   /** Data arrived from the peer (Beast's `reset_idle`). */
   noteReceived(): void {
-    this.lastReceived = performance.now();
+    // The clock matters only with an idle timeout (none by default, as Beast).
+    if (this.opts.timeout.idleTimeout !== Number.POSITIVE_INFINITY) this.lastReceived = performance.now();
     this.idlePinged = false;
   }
 
@@ -623,7 +624,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private armIdle(): void {
     const t = this.opts.timeout;
     if (!Number.isFinite(t.idleTimeout)) return this.clearTimer();
-    this.noteReceived();
+    this.lastReceived = performance.now();
+    this.idlePinged = false;
     this.scheduleIdle();
   }
 
