@@ -46,6 +46,11 @@ export class Inflater {
   error: Error | null = null;
   /** Inflated bytes handed out since creation (tests use it to check the bound). */
   totalOut = 0;
+  /** Output of a one-shot inflate (`inflateWhole`) not yet taken, and how much of it was. */
+  private whole: Buffer | null = null;
+  private wholeTaken = 0;
+  /** Input went to the stream since the last `messageDone`. */
+  private started = false;
 
   constructor(
     private readonly windowBits: number,
@@ -80,6 +85,7 @@ export class Inflater {
   /** Hands compressed bytes to zlib. `chunk` must not be modified afterwards (zlib reads it later). */
   write(chunk: Buffer): void {
     if (this.closed || this.error !== null) return;
+    this.started = true;
     this.pending++;
     this.stream().write(chunk, () => {
       this.pending--;
@@ -94,7 +100,38 @@ export class Inflater {
 
   /** Inflated bytes ready to be taken. */
   available(): number {
+    if (this.whole !== null) return this.whole.length - this.wholeTaken;
     return this.z === null ? 0 : this.z.readableLength;
+  }
+
+  /** Nothing of a message is in the inflater: a new message may be inflated in one shot. */
+  idle(): boolean {
+    return !this.started && this.whole === null && this.pending === 0 && !this.closed && this.error === null;
+  }
+
+  /**
+   * Inflates a whole message (its payload with the §7.2.2 tail appended) in
+   * one synchronous call, when nothing carries over between messages (no
+   * context takeover, §7.1.1): no trips through libuv's thread pool. At most
+   * `maxOutput` bytes are produced; 'tooBig' when the message would inflate
+   * to more (nothing is kept then, and the stream is untouched), 'error' on
+   * corrupt data (`error` is set, as the stream would). The output is then
+   * handed out by `take` like the stream's.
+   */
+  inflateWhole(input: Buffer, maxOutput: number): 'ok' | 'tooBig' | 'error' {
+    try {
+      this.whole = zlib.inflateRawSync(input, {
+        windowBits: this.windowBits,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        maxOutputLength: maxOutput,
+      });
+      this.wholeTaken = 0;
+      return 'ok';
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return 'tooBig';
+      this.error = e as Error;
+      return 'error';
+    }
   }
 
   /** zlib still has input of ours to process. */
@@ -112,6 +149,15 @@ export class Inflater {
    * would raise Node's high-water mark and with it the bound above.
    */
   take(dst: Uint8Array): number {
+    const w = this.whole;
+    if (w !== null) {
+      const n = Math.min(dst.length, w.length - this.wholeTaken);
+      dst.set(w.subarray(this.wholeTaken, this.wholeTaken + n), 0);
+      this.wholeTaken += n;
+      this.totalOut += n;
+      if (this.wholeTaken === w.length) this.whole = null;
+      return n;
+    }
     const z = this.z;
     if (z === null) return 0;
     const n = Math.min(dst.length, z.readableLength, z.readableHighWaterMark);
@@ -130,13 +176,21 @@ export class Inflater {
 
   /** The message is fully inflated: forget the window if the peer resets its context (§7.1.1). */
   messageDone(): void {
+    this.started = false;
+    this.whole = null;
     if (this.noContextTakeover && this.z !== null && !this.closed && this.error === null) this.z.reset();
+  }
+
+  /** The peer resets its window after every message (§7.1.1): a message can be inflated on its own. */
+  get resetsPerMessage(): boolean {
+    return this.noContextTakeover;
   }
 
   /** Releases zlib's memory; a waiting operation is woken to see that the stream is gone. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.whole = null;
     const z = this.z;
     this.z = null;
     z?.close();
@@ -149,6 +203,8 @@ export class Deflater {
   private z: zlib.DeflateRaw | null = null;
   private out: Buffer[] = [];
   private closed = false;
+  /** A message is being compressed piece by piece (writeSome with fin=false): it stays on the stream. */
+  private midMessage = false;
   private failed: Error | null = null;
   /** The callback of the compression in flight, called once (by the flush or by `close`). */
   private inFlight: ((err: Error | null, out: Buffer) => void) | null = null;
@@ -201,6 +257,8 @@ export class Deflater {
       // after the previous message's sync flush).
       return done(null, fin ? Buffer.from([0x00]) : Buffer.alloc(0));
     }
+    if (this.noContextTakeover && fin && !this.midMessage) return this.compressWhole(parts, done);
+    this.midMessage = !fin;
     const z = this.stream();
     this.out = [];
     this.inFlight = done;
@@ -219,6 +277,31 @@ export class Deflater {
       if (this.noContextTakeover) z.reset();
       done(null, all.subarray(0, all.length - 4));
     });
+  }
+
+  /**
+   * A whole message without context takeover (§7.1.1): nothing carries over
+   * from one message to the next, so a one-shot synchronous deflate does the
+   * same as the stream, without two trips through libuv's thread pool (the
+   * stream's write and flush). `done` is called before this returns.
+   */
+  private compressWhole(parts: readonly Uint8Array[], done: (err: Error | null, out: Buffer) => void): void {
+    const input = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+    let all: Buffer;
+    try {
+      all = zlib.deflateRawSync(input, {
+        windowBits: this.windowBits,
+        level: this.level,
+        memLevel: this.memLevel,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+    } catch (e) {
+      return done(e as Error, Buffer.alloc(0));
+    }
+    if (all.length < 4 || !all.subarray(all.length - 4).equals(DEFLATE_TAIL)) {
+      return done(new Error('deflate output does not end with a sync flush'), all);
+    }
+    done(null, all.subarray(0, all.length - 4));
   }
 
   close(): void {

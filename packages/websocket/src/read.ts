@@ -32,7 +32,7 @@ import {
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer } from '@tsio/net';
 import { BufferOverflowError } from '@tsio/net';
-import type { Inflater, PmdCodec } from './deflate.js';
+import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
 import { closeCode, Opcode } from './detail/rfc6455.js';
@@ -42,6 +42,15 @@ import { asyncTeardown } from './teardown.js';
 
 /** Where a read puts payload bytes: a `DynamicBuffer`, a fixed `Uint8Array`, or nowhere (close's drain). */
 export type ReadTargetKind = 'dynamic' | 'fixed' | 'discard';
+
+/**
+ * A compressed message up to this size, in one frame and all buffered, is
+ * inflated by one synchronous call when the peer resets its window per
+ * message; up to SYNC_INFLATE_OUTPUT_MAX inflated bytes, so that the event
+ * loop is never held for long (a larger one goes through the stream).
+ */
+const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
+const SYNC_INFLATE_OUTPUT_MAX = 256 * 1024;
 
 /** Payloads at least this large, with nothing buffered, are read straight into the caller's buffer. */
 const DIRECT_READ_MIN = 16 * 1024;
@@ -449,6 +458,29 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       return 'return';
     }
     // A copy: zlib reads it later, and the read buffer is reused.
+    // A small single-frame message, all buffered, from a peer that resets its
+    // window per message: inflated in one synchronous call (deflate.ts).
+    const whole = impl.rdFin && k === parser.remaining && k <= SYNC_INFLATE_INPUT_MAX && inf.idle();
+    if (whole && inf.resetsPerMessage) {
+      const input = Buffer.allocUnsafe(k + DEFLATE_TAIL.length);
+      parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k, input, 0);
+      impl.rdPos += k;
+      input.set(DEFLATE_TAIL, k);
+      impl.rdTailSent = true;
+      // One byte past the limit tells "too big" from "exactly the limit"; above the
+      // one-shot cap the message is inflated by the stream instead, step by step.
+      const allowed = impl.opts.readMessageMax - impl.rdMsgSize + 1;
+      const cap = Math.min(allowed, SYNC_INFLATE_OUTPUT_MAX);
+      const r = inf.inflateWhole(input, cap);
+      if (r === 'tooBig') {
+        if (cap === allowed) {
+          this.failConnection('messageTooBig');
+          return 'return';
+        }
+        inf.write(input);
+      }
+      return 'continue';
+    }
     const chunk = Buffer.allocUnsafe(k);
     parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k, chunk, 0);
     impl.rdPos += k;

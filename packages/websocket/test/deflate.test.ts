@@ -478,3 +478,77 @@ describe('round trip (fast-check)', () => {
     );
   });
 });
+
+describe('one-shot inflate (a peer without context takeover, one buffered frame)', () => {
+  const offer = 'permessage-deflate; client_no_context_takeover';
+  const compressed = (data: Buffer): Buffer => {
+    const d = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH });
+    return d.subarray(0, d.length - 4);
+  };
+
+  it('inflates each message whole, across messages, and leaves the inflater idle between them', async () => {
+    const { server, raw } = await rawClient(offer, (s) =>
+      s.setOption(new PermessageDeflate({ server: true })),
+    );
+    const texts = ['Hello', 'é€𝄞'.repeat(300), 'x'.repeat(70_000)];
+    for (const t of texts)
+      send(raw, frame({ opcode: 1, rsv: 4, payload: compressed(Buffer.from(t)), mask: KEY }));
+    for (const t of texts) {
+      const buf = new FlatBuffer();
+      expect(await server.asyncRead(buf)).toBe(Buffer.byteLength(t));
+      expect(buf.toString()).toBe(t);
+      expect(inflaterOf(server).idle()).toBe(true);
+    }
+  });
+
+  it('hands a message out piecewise to asyncReadSome into a small fixed buffer', async () => {
+    const { server, raw } = await rawClient(offer, (s) =>
+      s.setOption(new PermessageDeflate({ server: true })),
+    );
+    const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    send(raw, frame({ opcode: 2, rsv: 4, payload: compressed(data), mask: KEY }));
+    const parts: Buffer[] = [];
+    const chunk = new Uint8Array(700);
+    for (let i = 0; i < 100 && !(parts.length > 0 && server.isMessageDone()); i++) {
+      const n = await server.asyncReadSome(chunk);
+      parts.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+  });
+
+  it('refuses a message that inflates beyond readMessageMax with 1009, holding no more than the limit', async () => {
+    const { server, raw } = await rawClient(offer, (s) => {
+      s.setOption(new PermessageDeflate({ server: true }));
+      s.readMessageMax(10_000);
+    });
+    send(raw, frame({ opcode: 2, rsv: 4, payload: compressed(Buffer.alloc(1024 * 1024)), mask: KEY }));
+    const buf = new FlatBuffer();
+    const read = codeOf(server.asyncRead(buf));
+    const peer = await drainPeer(raw, { shutdownOnClose: true });
+    expect(await read).toBe(error.messageTooBig);
+    expect(buf.size()).toBe(0);
+    expect(closeCodeOf(parseFrames(peer.bytes).frames[0] as never)).toBe(closeCode.tooBig);
+  });
+
+  it('a message within the limit but above the one-shot output cap is inflated by the stream', async () => {
+    const { server, raw } = await rawClient(offer, (s) =>
+      s.setOption(new PermessageDeflate({ server: true })),
+    );
+    const data = Buffer.alloc(2 * 1024 * 1024, 0x61);
+    send(raw, frame({ opcode: 2, rsv: 4, payload: compressed(data), mask: KEY }));
+    const buf = new FlatBuffer();
+    expect(await server.asyncRead(buf)).toBe(data.length);
+    expect((buf.data() as Buffer).equals(data)).toBe(true);
+  });
+
+  it('corrupt data fails with badDeflatePayload and 1007', async () => {
+    const { server, raw } = await rawClient(offer, (s) =>
+      s.setOption(new PermessageDeflate({ server: true })),
+    );
+    send(raw, frame({ opcode: 2, rsv: 4, payload: Buffer.from([0xff, 0xff, 0xff, 0x01]), mask: KEY }));
+    const read = codeOf(server.asyncRead(new FlatBuffer()));
+    const peer = await drainPeer(raw, { shutdownOnClose: true });
+    expect(await read).toBe(error.badDeflatePayload);
+    expect(closeCodeOf(parseFrames(peer.bytes).frames[0] as never)).toBe(closeCode.badPayload);
+  });
+});
