@@ -32,6 +32,19 @@ const OUTPUT_CHUNK = 16 * 1024;
 /** RFC 7692 §7.2.1 / §7.2.2: the empty stored block a sync flush ends with; removed on send, appended on receive. */
 export const DEFLATE_TAIL: Buffer = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
+/**
+ * A whole message up to this size, without context takeover, is deflated by
+ * one synchronous call; a larger one goes to the stream (libuv's thread
+ * pool), so the event loop is never held for long.
+ */
+const SYNC_DEFLATE_MAX = 64 * 1024;
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
 /** A progress callback: called once, on the next output, consumed input, error or close. */
 type Waiter = () => void;
 
@@ -257,7 +270,9 @@ export class Deflater {
       // after the previous message's sync flush).
       return done(null, fin ? Buffer.from([0x00]) : Buffer.alloc(0));
     }
-    if (this.noContextTakeover && fin && !this.midMessage) return this.compressWhole(parts, done);
+    if (this.noContextTakeover && fin && !this.midMessage && byteLength(parts) <= SYNC_DEFLATE_MAX) {
+      return this.compressWhole(parts, done);
+    }
     this.midMessage = !fin;
     const z = this.stream();
     this.out = [];
