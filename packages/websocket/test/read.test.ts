@@ -3,7 +3,14 @@
  * buffer), buffer limits, and UTF-8 / size checks on that path, from both sides.
  */
 
-import { asTuple, type ErrorCode, error as netError, withAbortSignal } from '@tsio/completion-token';
+import {
+  asTuple,
+  bindExecutor,
+  type ErrorCode,
+  error as netError,
+  withAbortSignal,
+} from '@tsio/completion-token';
+import { defaultExecutor, IoContext, makeStrand } from '@tsio/executor';
 import { FlatBuffer, MultiBuffer, TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
 import { error, PermessageDeflate, Stream } from '../src/index.js';
@@ -12,6 +19,7 @@ import {
   drainPeer,
   frame,
   KEY,
+  openPair,
   parseFrames,
   type Side,
   settle,
@@ -209,6 +217,92 @@ describe('the reused read and write operations', () => {
     await after.result;
     await settle();
     expect(after.calls()).toBe(1);
+  });
+
+  it('handlers bound to a strand run in it on every reuse, including reads that wait for data', async () => {
+    const { client, server } = await openPair();
+    const strand = makeStrand(defaultExecutor());
+    const inStrand: boolean[] = [];
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const buf = new FlatBuffer();
+      const readNext = (i: number): void => {
+        if (i === 3) return resolve();
+        server.asyncRead(
+          buf,
+          bindExecutor(strand, (ec: ErrorCode | null) => {
+            inStrand.push(strand.runningInThisThread());
+            if (ec) return reject(new Error(ec.message()));
+            got.push(buf.toString());
+            buf.consume(buf.size());
+            server.asyncWrite(
+              Buffer.from(`echo ${i}`),
+              bindExecutor(strand, (wec: ErrorCode | null) => {
+                inStrand.push(strand.runningInThisThread());
+                if (wec) return reject(new Error(wec.message()));
+                readNext(i + 1);
+              }),
+            );
+          }),
+        );
+      };
+      readNext(0);
+      // The messages arrive after the reads are pending: the socket read completes on the
+      // stream's executor, then the read's continuation hops to the strand.
+      setTimeout(() => {
+        void (async () => {
+          for (const m of ['a', 'b', 'c']) await client.asyncWrite(Buffer.from(m));
+        })();
+      }, 5);
+    });
+    expect(got).toEqual(['a', 'b', 'c']);
+    expect(inStrand).toEqual([true, true, true, true, true, true]);
+    const echoes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = new FlatBuffer();
+      await client.asyncRead(b);
+      echoes.push(b.toString());
+    }
+    expect(echoes).toEqual(['echo 0', 'echo 1', 'echo 2']);
+  });
+
+  it('on an IoContext, a reused read completes only when the context runs', async () => {
+    const ioc = new IoContext();
+    const [a, b] = TestStream.pair(ioc);
+    const client = new Stream(a);
+    const server = new Stream(b);
+    let accepted = false;
+    server.asyncAccept(() => {
+      accepted = true;
+    });
+    client.asyncHandshake('localhost', '/', () => undefined);
+    while (!accepted) {
+      // poll() stops the context when it runs out of work (Asio): restart it each time.
+      ioc.restart();
+      ioc.poll();
+      await settle(1);
+    }
+    const results: number[] = [];
+    const buf = new FlatBuffer();
+    // One write at a time: the second starts from the first's handler.
+    client.asyncWrite(Buffer.from('one'), () => client.asyncWrite(Buffer.from('two'), () => undefined));
+    for (let i = 0; i < 2; i++) {
+      server.asyncRead(buf, (ec, n) => {
+        expect(ec).toBeNull();
+        results.push(n);
+      });
+      await settle(3);
+      // Not run: nothing may complete outside the context.
+      expect(results.length).toBe(i);
+      for (let j = 0; j < 20 && results.length === i; j++) {
+        ioc.restart();
+        ioc.poll();
+        await settle(1);
+      }
+      expect(results.length).toBe(i + 1);
+    }
+    expect(results).toEqual([3, 3]);
+    expect(buf.toString()).toBe('onetwo');
   });
 
   it('writes started from the previous write’s handler each send one whole frame', async () => {
