@@ -152,6 +152,22 @@ export function asyncInitiate<
 const systemExecutor = systemContext.getExecutor();
 
 /**
+ * @internal The never-inline rule (DESIGN.md, contract 1), shared by every
+ * completion: `r` runs the handler. While the operation is still initiating
+ * it is posted to the handler's executor, later it is dispatched there; the
+ * default executor queues `r` itself (no closure), and calls a promise
+ * settler at once (`settlesPromise`: its caller resumes in a microtask anyway).
+ */
+export function deliver(r: Runnable, ex: Executor, initiating: boolean, handler: unknown): void {
+  if (ex === systemExecutor) {
+    if (isPromiseSettler(handler as object)) r.run();
+    else if (initiating) systemContext.enqueue(r);
+    else systemContext.dispatchRunnable(r);
+  } else if (initiating) ex.post(() => r.run());
+  else ex.dispatch(() => r.run());
+}
+
+/**
  * One operation's completion state. It is what the executor queues when the
  * handler's executor is the default one (a `Runnable`), so a completion
  * costs one closure (the handler the initiation receives) and this object,
@@ -192,13 +208,7 @@ export class Completion implements Runnable {
     this.ec = ec;
     this.argc = argc;
     this.value = value;
-    const target = this.ex;
-    if (target === systemExecutor) {
-      if (isPromiseSettler(this.handler)) this.run();
-      else if (this.initiating) systemContext.enqueue(this);
-      else systemContext.dispatchRunnable(this);
-    } else if (this.initiating) target.post(() => this.run());
-    else target.dispatch(() => this.run());
+    deliver(this, this.ex, this.initiating, this.handler);
   }
 
   run(): void {

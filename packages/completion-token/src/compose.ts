@@ -3,7 +3,6 @@ import {
   type Executor,
   type ExecutorOrContext,
   type Runnable,
-  systemContext,
   toExecutor,
 } from '@tsio/executor';
 import {
@@ -12,13 +11,13 @@ import {
   associatedSlotKey,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
-  isPromiseSettler,
 } from './associated.js';
 import {
   type AsyncResult,
   type CompletionHandler,
   type CompletionToken,
   type DefaultToken,
+  deliver,
   launch,
 } from './async-result.js';
 import {
@@ -68,8 +67,6 @@ function executorOf(io: IoObject): Executor {
 const opKey: unique symbol = Symbol('tsio.composedOp');
 
 type SelfFn<V extends unknown[]> = ComposeSelf<V> & { [opKey]: ComposedOp<V> };
-
-const systemExecutor = systemContext.getExecutor();
 
 /**
  * The state of one composed operation. It is also what the executor queues
@@ -147,13 +144,7 @@ class ComposedOp<V extends unknown[]> implements Runnable {
     this.argc = argc;
     if (argc === 2) this.value = args[1];
     else if (argc > 2) this.values = Array.prototype.slice.call(args, 1);
-    const ex = this.executor;
-    if (ex === systemExecutor) {
-      if (isPromiseSettler(this.handler)) this.run();
-      else if (this.initiating) systemContext.enqueue(this);
-      else systemContext.dispatchRunnable(this);
-    } else if (this.initiating) ex.post(() => this.run());
-    else ex.dispatch(() => this.run());
+    deliver(this, this.executor, this.initiating, this.handler);
   }
 
   run(): void {
@@ -184,18 +175,7 @@ const selfMethods = {
     fn: (ec: ErrorCode | null, ...results: A) => void,
   ): CompletionHandler<A> {
     const op = opOf(this);
-    const f = fn as unknown as (ec: ErrorCode | null, a?: unknown) => void;
-    const bound = function bound(ec: ErrorCode | null, a?: unknown): void {
-      // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
-      const n = arguments.length;
-      if (n === 2) f(ec, a);
-      else if (n <= 1) f(ec);
-      // biome-ignore lint/complexity/noArguments: forwarding more than one result is rare
-      else (fn as (...r: unknown[]) => void)(...Array.prototype.slice.call(arguments));
-    } as unknown as CompletionHandler<A> & Associated;
-    bound[associatedExecutorKey] = op.executor;
-    if (op.state) bound[associatedSlotKey] = op.state.slot();
-    return bound;
+    return bindAssociated(fn, op.executor, op.state?.slot());
   },
   getExecutor(this: ComposeSelf<unknown[]>): Executor {
     return opOf(this).executor;
@@ -210,6 +190,30 @@ const selfMethods = {
     return opOf(this).cancellation().slot();
   },
 };
+
+/**
+ * @internal An intermediate handler of a composed operation: calls `fn` and
+ * carries the operation's executor and (when it has one) cancellation slot,
+ * so the next layer completes it there and cancels it through that slot.
+ */
+export function bindAssociated<A extends unknown[]>(
+  fn: (ec: ErrorCode | null, ...results: A) => void,
+  ex: Executor,
+  slot: CancellationSlot | undefined,
+): CompletionHandler<A> {
+  const f = fn as unknown as (ec: ErrorCode | null, a?: unknown) => void;
+  const bound = function bound(ec: ErrorCode | null, a?: unknown): void {
+    // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
+    const n = arguments.length;
+    if (n === 2) f(ec, a);
+    else if (n <= 1) f(ec);
+    // biome-ignore lint/complexity/noArguments: forwarding more than one result is rare
+    else (fn as (...r: unknown[]) => void)(...Array.prototype.slice.call(arguments));
+  } as unknown as CompletionHandler<A> & Associated;
+  bound[associatedExecutorKey] = ex;
+  if (slot) bound[associatedSlotKey] = slot;
+  return bound;
+}
 
 function startComposed<V extends unknown[]>(
   impl: ComposeImpl<V>,

@@ -1,19 +1,13 @@
 import { type Executor, type Runnable, systemContext } from '@tsio/executor';
-import {
-  type Associated,
-  associatedExecutorKey,
-  associatedSlotKey,
-  getAssociatedCancellationSlot,
-  getAssociatedExecutor,
-  isPromiseSettler,
-} from './associated.js';
-import type { CompletionHandler } from './async-result.js';
+import { getAssociatedCancellationSlot, getAssociatedExecutor } from './associated.js';
+import { type CompletionHandler, deliver } from './async-result.js';
 import {
   type CancellationSlot,
   CancellationState,
   type CancellationType,
   cancellationType,
 } from './cancellation.js';
+import { bindAssociated } from './compose.js';
 import type { ErrorCode } from './error.js';
 
 const systemExecutor = systemContext.getExecutor();
@@ -97,13 +91,7 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     const argc = values.length + 1;
     this.opArgc = argc;
     this.opValue = argc <= 2 ? values[0] : values;
-    const ex = this.opExecutor;
-    if (ex === systemExecutor) {
-      if (isPromiseSettler(this.opHandler)) this.run();
-      else if (this.opInitiating) systemContext.enqueue(this);
-      else systemContext.dispatchRunnable(this);
-    } else if (this.opInitiating) ex.post(() => this.run());
-    else ex.dispatch(() => this.run());
+    deliver(this, this.opExecutor, this.opInitiating, this.opHandler);
   }
 
   /** @internal Runs the final handler (the executor queues this object itself). */
@@ -131,18 +119,7 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     const state = this.opState;
     const ex = this.opExecutor;
     if (state === null && ex === this.opIoExecutor) return fn as CompletionHandler<A>;
-    const f = fn as unknown as (ec: ErrorCode | null, a?: unknown) => void;
-    const bound = function bound(ec: ErrorCode | null, a?: unknown): void {
-      // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
-      const n = arguments.length;
-      if (n === 2) f(ec, a);
-      else if (n <= 1) f(ec);
-      // biome-ignore lint/complexity/noArguments: forwarding more than one result is rare
-      else (fn as (...r: unknown[]) => void)(...Array.prototype.slice.call(arguments));
-    } as unknown as CompletionHandler<A> & Associated;
-    bound[associatedExecutorKey] = ex;
-    if (state) bound[associatedSlotKey] = state.slot();
-    return bound;
+    return bindAssociated(fn, ex, state?.slot());
   }
 
   /** The executor the operation's handlers run on (the final handler's associated executor). */

@@ -5,6 +5,7 @@ export * from './completion-condition.js';
 export * from './dynamic-buffer.js';
 export * from './endpoint.js';
 export * from './error.js';
+export * from './flag-accessors.js';
 export * from './flat-buffer.js';
 export * from './ip.js';
 export * from './multi-buffer.js';

@@ -1,17 +1,21 @@
 // Shared by TcpStream and SslStream; not part of the public API (index.ts does not re-export this file).
 import type { Socket } from 'node:net';
 import {
+  type AsyncResult,
   Completion,
   type CompletionHandler,
+  type CompletionToken,
   cancellationType,
   type ErrorCode,
   error,
   errorFromErrno,
   getAssociatedCancellationSlot,
   getAssociatedExecutor,
+  launch,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
+import { defineFlagAccessors } from './flag-accessors.js';
 import type { ShutdownType } from './socket-base.js';
 
 /**
@@ -81,6 +85,37 @@ const noOps = Object.freeze([]) as unknown as Op[];
 const noChunks = Object.freeze([]) as unknown as (Buffer | undefined)[];
 const noSegments = Object.freeze([]) as unknown as Buffer[];
 const noSegmentOps = Object.freeze([]) as unknown as (Op | null)[];
+
+/** An I/O object whose `readSome` / `writeSome` are socket operations (`TcpStream`, `SslStream`). */
+export interface SocketOpStarter {
+  /** @internal Starts one with a concrete handler (`startSocketOp` on its current `SocketIo`). */
+  startIo(
+    write: boolean,
+    buffers: ConstBufferSequence | MutableBufferSequence,
+    handler: CompletionHandler<[number]>,
+  ): void;
+}
+
+/**
+ * The body of `readSome` (`write` false) and `writeSome` for any token: a
+ * callback starts at once; another token object decides when (and how
+ * often, `deferred`) the operation starts, each start a new operation.
+ */
+export function initiateSocketOp<T extends CompletionToken<[number]>>(
+  owner: SocketOpStarter,
+  write: boolean,
+  buffers: ConstBufferSequence | MutableBufferSequence,
+  token: T | undefined,
+): AsyncResult<T, [number]> {
+  if (typeof token === 'function') {
+    owner.startIo(write, buffers, token as CompletionHandler<[number]>);
+    return undefined as AsyncResult<T, [number]>;
+  }
+  return launch(
+    (handler) => owner.startIo(write, buffers, handler),
+    token as CompletionToken<unknown[]> | undefined,
+  ) as AsyncResult<T, [number]>;
+}
 
 /**
  * Starts a `readSome` (`write` false) or `writeSome` on `io` for `handler`;
@@ -702,13 +737,4 @@ export class SocketIo {
   }
 }
 
-for (const [name, bit] of Object.entries(ioFlag)) {
-  Object.defineProperty(SocketIo.prototype, name, {
-    get(this: SocketIo): boolean {
-      return (this.flags & bit) !== 0;
-    },
-    set(this: SocketIo, v: boolean): void {
-      this.flags = v ? this.flags | bit : this.flags & ~bit;
-    },
-  });
-}
+defineFlagAccessors(SocketIo.prototype, ioFlag);

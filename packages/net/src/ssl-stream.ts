@@ -11,11 +11,10 @@ import {
   error,
   errorFromErrno,
   getAssociatedCancellationSlot,
-  launch,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import { type SocketIo, startSocketOp } from './socket-io.js';
+import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
 import type { TcpStream } from './tcp-stream.js';
 
 /** Asio's `ssl::verify_none` / `ssl::verify_peer`. */
@@ -202,8 +201,8 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     });
   }
 
-  /** Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
-  private startIo(
+  /** @internal Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
+  startIo(
     write: boolean,
     buffers: ConstBufferSequence | MutableBufferSequence,
     handler: CompletionHandler<[number]>,
@@ -216,14 +215,7 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     buffers: MutableBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    if (typeof token === 'function') {
-      this.startIo(false, buffers, token as CompletionHandler<[number]>);
-      return undefined as AsyncResult<T, [number]>;
-    }
-    return launch(
-      (handler) => this.startIo(false, buffers, handler),
-      token as CompletionToken<unknown[]> | undefined,
-    ) as AsyncResult<T, [number]>;
+    return initiateSocketOp(this, false, buffers, token);
   }
 
   /** `writeSome` over TLS, batched like `TcpStream`'s. */
@@ -231,14 +223,7 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     buffers: ConstBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    if (typeof token === 'function') {
-      this.startIo(true, buffers, token as CompletionHandler<[number]>);
-      return undefined as AsyncResult<T, [number]>;
-    }
-    return launch(
-      (handler) => this.startIo(true, buffers, handler),
-      token as CompletionToken<unknown[]> | undefined,
-    ) as AsyncResult<T, [number]>;
+    return initiateSocketOp(this, true, buffers, token);
   }
 
   /**

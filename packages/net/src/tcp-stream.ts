@@ -10,7 +10,6 @@ import {
   error,
   errorFromErrno,
   getAssociatedCancellationSlot,
-  launch,
   SystemError,
 } from '@tsio/completion-token';
 import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } from '@tsio/executor';
@@ -18,7 +17,7 @@ import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
 import type { ShutdownType } from './socket-base.js';
-import { type IoOwner, SocketIo, startSocketOp } from './socket-io.js';
+import { type IoOwner, initiateSocketOp, SocketIo, startSocketOp } from './socket-io.js';
 
 function onTimer(s: TcpStream): void {
   s.onTimer();
@@ -279,8 +278,8 @@ export class TcpStream implements IoOwner {
 
   // ---- reading and writing ------------------------------------------------
 
-  /** Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
-  private startIo(
+  /** @internal Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
+  startIo(
     write: boolean,
     buffers: ConstBufferSequence | MutableBufferSequence,
     handler: CompletionHandler<[number]>,
@@ -305,14 +304,7 @@ export class TcpStream implements IoOwner {
     buffers: MutableBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    if (typeof token === 'function') {
-      this.startIo(false, buffers, token as CompletionHandler<[number]>);
-      return undefined as AsyncResult<T, [number]>;
-    }
-    return launch(
-      (handler) => this.startIo(false, buffers, handler),
-      token as CompletionToken<unknown[]> | undefined,
-    ) as AsyncResult<T, [number]>;
+    return initiateSocketOp(this, false, buffers, token);
   }
 
   /**
@@ -327,14 +319,7 @@ export class TcpStream implements IoOwner {
     buffers: ConstBufferSequence,
     token?: T,
   ): AsyncResult<T, [number]> {
-    if (typeof token === 'function') {
-      this.startIo(true, buffers, token as CompletionHandler<[number]>);
-      return undefined as AsyncResult<T, [number]>;
-    }
-    return launch(
-      (handler) => this.startIo(true, buffers, handler),
-      token as CompletionToken<unknown[]> | undefined,
-    ) as AsyncResult<T, [number]>;
+    return initiateSocketOp(this, true, buffers, token);
   }
 
   // ---- cancel, shutdown, close ----------------------------------------------

@@ -6,7 +6,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
-import { type AsyncStream, beastError } from '@tsio/net';
+import { type AsyncStream, beastError, defineFlagAccessors } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { FrameParser, headerSize, serializeHeader } from './detail/frame.js';
 import type { RequestType, ResponseType } from './detail/handshake.js';
@@ -662,16 +662,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
  * `update_timer` uses it while closing; 30 s when none is set, so a peer that
  * never answers a close cannot hold a connection forever (Beast: unbounded).
  */
-for (const [name, bit] of Object.entries(flag)) {
-  Object.defineProperty(StreamImpl.prototype, name, {
-    get(this: StreamImpl): boolean {
-      return (this.flags & bit) !== 0;
-    },
-    set(this: StreamImpl, v: boolean): void {
-      this.flags = v ? this.flags | bit : this.flags & ~bit;
-    },
-  });
-}
+defineFlagAccessors(StreamImpl.prototype, flag);
 
 /** Copies the shared options the first time a stream changes one. */
 export function ownOpts(impl: StreamImpl): StreamOptions {
