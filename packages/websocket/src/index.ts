@@ -16,4 +16,4 @@ export {
 } from './options.js';
 export { Decorator, Stream, type StreamOption } from './stream.js';
 export { asyncTeardown, type Teardownable } from './teardown.js';
-export { acceptUpgrade, requestFromIncoming, streamFromUpgrade } from './upgrade.js';
+export { acceptUpgrade, isUpgrade, requestFromIncoming, streamFromUpgrade } from './upgrade.js';

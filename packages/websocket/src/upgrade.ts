@@ -17,6 +17,7 @@ import {
 import type { ExecutorOrContext } from '@tsio/executor';
 import { TcpStream } from '@tsio/net';
 import { RequestType } from './detail/handshake.js';
+import { field, listHasToken } from './detail/http-fields.js';
 import { Stream } from './stream.js';
 
 /** Beast's `http::request` for a request Node's HTTP parser has read. */
@@ -30,6 +31,23 @@ export function requestFromIncoming(req: IncomingMessage): RequestType {
     out.fields.insert(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
   }
   return out;
+}
+
+/**
+ * Beast's `websocket::is_upgrade(req)`: whether a request asks for a
+ * WebSocket upgrade — HTTP/1.1 or later, `GET`, `Connection` listing
+ * `upgrade` and `Upgrade` listing `websocket` (RFC 6455 §4.2.1). Like
+ * Beast's, it does not check the rest of the handshake (key, version):
+ * `asyncAccept` does, and answers a bad one with 400 or 426. Takes our
+ * `RequestType` or Node's `IncomingMessage` (an `http` server's `'request'`
+ * or `'upgrade'` event).
+ */
+export function isUpgrade(req: RequestType | IncomingMessage): boolean {
+  const r = req instanceof RequestType ? req : requestFromIncoming(req);
+  if (r.version < 11) return false;
+  if (r.method !== 'GET') return false;
+  if (!listHasToken(r.fields.get(field.connection), 'upgrade')) return false;
+  return listHasToken(r.fields.get(field.upgrade), 'websocket');
 }
 
 /**
