@@ -23,7 +23,7 @@ import {
   validateUpgradeRequest,
 } from './detail/handshake.js';
 import { error, errorFromName } from './error.js';
-import type { StreamImpl } from './impl.js';
+import { type Refusal, reportHookError, type StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
 
 /** What `asyncAccept` starts from: nothing read yet, bytes already read, or a parsed request. */
@@ -51,7 +51,14 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
           result = errorFromName(bad);
         } else {
           res = makeUpgradeResponse(req);
-          const refusal = impl.hooks.onRequest(req, res);
+          let refusal: Refusal | null = null;
+          try {
+            refusal = impl.hooks.onRequest(req, res);
+          } catch (e) {
+            reportHookError(e);
+            res = makeRefusalResponse('handshakeHookFailed');
+            result = error.handshakeHookFailed;
+          }
           if (refusal) {
             const refused = new ResponseType();
             refused.status = refusal.status;
@@ -61,7 +68,10 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
             result = error.upgradeDeclined;
           }
         }
-        impl.hooks.decorateResponse(res);
+        if (!decorate(impl, res)) {
+          res = makeRefusalResponse('handshakeHookFailed');
+          result = error.handshakeHookFailed;
+        }
         writeAll(
           impl.next,
           [serializeResponse(res)],
@@ -87,8 +97,8 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
         if (parser.error) {
           // A head we cannot parse gets a plain 400 before the error is reported.
           const ec = errorFromName(parser.error);
-          const res = makeRefusalResponse(parser.error);
-          impl.hooks.decorateResponse(res);
+          let res = makeRefusalResponse(parser.error);
+          if (!decorate(impl, res)) res = makeRefusalResponse('handshakeHookFailed');
           return writeAll(
             impl.next,
             [serializeResponse(res)],
@@ -103,4 +113,18 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
     token,
     impl.next,
   );
+}
+
+/**
+ * The user's response decorator, which may throw: false then (the response
+ * is answered 500 instead and the accept fails with handshakeHookFailed).
+ */
+function decorate(impl: StreamImpl<AsyncStream>, res: ResponseType): boolean {
+  try {
+    impl.hooks.decorateResponse(res);
+    return true;
+  } catch (e) {
+    reportHookError(e);
+    return false;
+  }
 }

@@ -48,6 +48,8 @@ export const error = defineErrors(websocketCategory, {
   badDeflatePayload: 'The WebSocket compressed message could not be inflated',
   /** tsio: an operation that Beast forbids by assertion (a second close, two reads at once). */
   operationNotPermitted: 'The WebSocket operation is not permitted in the current state',
+  /** tsio: a user hook (decorator, request filter, subprotocol selector) threw during the handshake. */
+  handshakeHookFailed: 'A WebSocket handshake hook threw',
 });
 
 /** The code for a name reported by the pure modules in `detail/`. */
@@ -76,6 +78,7 @@ const handshakeCodes = new Set<ErrorCode>([
   error.badHttpResponse,
   error.badExtension,
   error.badSecProtocol,
+  error.handshakeHookFailed,
 ]);
 
 const protocolCodes = new Set<ErrorCode>([

@@ -22,8 +22,8 @@ import {
   serializeRequest,
   validateUpgradeResponse,
 } from './detail/handshake.js';
-import { errorFromName } from './error.js';
-import type { StreamImpl } from './impl.js';
+import { error, errorFromName } from './error.js';
+import { reportHookError, type StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
 
 export function startHandshake<Next extends AsyncStream, T extends CompletionToken<[]> = DefaultToken<[]>>(
@@ -51,7 +51,13 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
       } catch {
         return fail(netError.invalidArgument);
       }
-      impl.hooks.decorateRequest(req);
+      try {
+        impl.hooks.decorateRequest(req);
+      } catch (e) {
+        // A throwing decorator fails the handshake before anything is sent (never thrown from here).
+        reportHookError(e);
+        return fail(error.handshakeHookFailed);
+      }
       let head: Buffer;
       try {
         head = serializeRequest(req);

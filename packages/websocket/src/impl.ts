@@ -664,6 +664,17 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
  */
 defineFlagAccessors(StreamImpl.prototype, flag);
 
+/**
+ * A user hook (decorator, request filter, subprotocol selector) threw
+ * during a handshake. The operation completes with `handshakeHookFailed` —
+ * an error as a value, as every other failure — and the exception itself is
+ * reported as a process warning, so it is neither lost nor fatal.
+ */
+export function reportHookError(e: unknown): void {
+  const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  process.emitWarning(`a WebSocket handshake hook threw: ${detail}`, 'TsioWarning', 'TSIO_HANDSHAKE_HOOK');
+}
+
 /** Copies the shared options the first time a stream changes one. */
 export function ownOpts(impl: StreamImpl): StreamOptions {
   if (impl.opts === sharedOptions()) impl.opts = { ...impl.opts };

@@ -210,3 +210,64 @@ describe('RequestFilter', () => {
     expect([r.s, r.c]).toEqual([null, null]);
   });
 });
+
+describe('a hook that throws', () => {
+  // The exception is reported as a process warning; keep the test output quiet and check it.
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => {
+    if ((w as { code?: string }).code === 'TSIO_HANDSHAKE_HOOK') warnings.push(w.message);
+  };
+  const boom = () => {
+    throw new Error('hook bug');
+  };
+  const withWarnings = async (body: () => Promise<void>) => {
+    warnings.length = 0;
+    process.on('warning', onWarning);
+    try {
+      await body();
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings[0]).toContain('hook bug');
+  };
+
+  it('a client decorator: the handshake completes once with handshakeHookFailed, nothing is sent', async () => {
+    await withWarnings(async () => {
+      const { client, b } = streams();
+      client.setOption(new Decorator(boom));
+      let calls = 0;
+      const result = await new Promise<unknown>((resolve) => {
+        // A callback token: the throw must not escape the initiating call either.
+        client.asyncHandshake('localhost', '/', (ec) => {
+          calls++;
+          resolve(ec);
+        });
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(result).toBe(error.handshakeHookFailed);
+      expect(calls).toBe(1);
+      expect(b.bytes().length).toBe(0);
+    });
+  });
+
+  for (const [name, install] of [
+    ['request filter', (s: Stream<TestStream>) => s.setOption(new RequestFilter(boom))],
+    ['subprotocol selector', (s: Stream<TestStream>) => s.setOption(new Subprotocols(() => boom() as never))],
+    ['response decorator', (s: Stream<TestStream>) => s.setOption(new Decorator(boom))],
+  ] as const) {
+    it(`a server ${name}: the client gets 500, both complete once with an error`, async () => {
+      await withWarnings(async () => {
+        const { client, server } = streams();
+        install(server);
+        client.setOption(new Subprotocols(['x']));
+        const { s, c, res } = await handshake(client, server);
+        expect(s).toBe(error.handshakeHookFailed);
+        expect(c).toBe(error.upgradeDeclined);
+        expect([res.status, res.reason]).toEqual([500, 'Internal Server Error']);
+        expect(server.isOpen()).toBe(false);
+      });
+    });
+  }
+});

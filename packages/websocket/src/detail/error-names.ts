@@ -58,4 +58,6 @@ export type WsErrorName =
   /** tsio: the server selected a subprotocol the client did not offer (RFC 6455 §4.1: fail the connection). */
   | 'badSecProtocol'
   /** tsio: a compressed message could not be inflated (Beast reports zlib's own error code). */
-  | 'badDeflatePayload';
+  | 'badDeflatePayload'
+  /** tsio: a user hook threw during the handshake; a server answers 500. */
+  | 'handshakeHookFailed';

@@ -303,6 +303,9 @@ export function makeRefusalResponse(error: WsErrorName): ResponseType {
     res.status = 426;
     res.reason = 'Upgrade Required';
     res.set(field.secWebsocketVersion, '13');
+  } else if (error === 'handshakeHookFailed') {
+    res.status = 500;
+    res.reason = 'Internal Server Error';
   } else {
     res.status = 400;
     res.reason = 'Bad Request';
