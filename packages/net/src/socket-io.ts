@@ -35,6 +35,23 @@ export const READ_AHEAD_LIMIT = 64 * 1024;
  */
 export const COPY_WRITE_LIMIT = 16 * 1024;
 
+/**
+ * How long `close()` lets Node flush what it still holds for a socket
+ * before destroying it (see `SocketIo.close`).
+ */
+let closeLingerMs = 10_000;
+
+/** @internal For tests: changes the close linger time; returns the previous one. */
+export function setCloseLinger(ms: number): number {
+  const prev = closeLingerMs;
+  closeLingerMs = ms;
+  return prev;
+}
+
+function destroySocket(sock: Socket): void {
+  sock.destroy();
+}
+
 /** Views up to this size are copied into the batch byte by byte. */
 const SMALL_COPY = 16;
 
@@ -706,7 +723,16 @@ export class SocketIo {
     this.discardBuffered();
     const sock = this.socket;
     if (!abortive && !this.failure && sock.writableLength > 0 && !sock.writableEnded) {
-      sock.end(() => sock.destroy());
+      // Node still holds bytes the kernel has not taken: let them drain, but
+      // not forever — a peer that never reads would keep the socket (and the
+      // process) alive. After the linger time the rest is dropped, as a
+      // kernel drops a closed socket's queue after its own timeouts.
+      const linger = setTimeout(destroySocket, closeLingerMs, sock);
+      linger.unref();
+      sock.end(() => {
+        clearTimeout(linger);
+        sock.destroy();
+      });
       sock.resume();
     } else {
       sock.destroy();

@@ -345,7 +345,8 @@ export class TcpStream implements IoOwner {
   /**
    * Closes the socket; pending operations complete with `operationAborted`.
    * Bytes already accepted by `writeSome` are still sent, as the kernel
-   * sends a closed socket's queue.
+   * sends a closed socket's queue — for at most 10 s when the peer does not
+   * read them, after which the socket is destroyed and the rest dropped.
    */
   close(): void {
     this.cancel();

@@ -15,7 +15,7 @@ import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
-import { READ_AHEAD_LIMIT } from '../src/socket-io.js';
+import { READ_AHEAD_LIMIT, setCloseLinger } from '../src/socket-io.js';
 import { TcpStream } from '../src/tcp-stream.js';
 
 const cleanups: (() => void)[] = [];
@@ -525,6 +525,41 @@ describe('TcpStream flow control', () => {
     signal.emit(cancellationType.total);
     const [ec] = await (waited as Promise<[ErrorCode | null, number]>);
     expect(ec).toBe(error.operationAborted);
+  });
+});
+
+describe('TcpStream close with unsent bytes', () => {
+  it('a peer that never reads cannot keep the socket open past the linger time', async () => {
+    const prev = setCloseLinger(200);
+    try {
+      const { stream, peer } = await connected();
+      peer.pause();
+      const sock = stream.socket();
+      // Fill the kernel buffers and Node's queue: writeSome only waits once the socket is past its high-water mark.
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      for (let i = 0; i < 2000 && sock.writableLength < 256 * 1024; i++) {
+        stream.writeSome(chunk, () => undefined);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(sock.writableLength).toBeGreaterThan(0);
+      stream.close();
+      // Not destroyed at once: Node may still flush (the peer could start reading).
+      expect(sock.destroyed).toBe(false);
+      for (let i = 0; i < 100 && !sock.destroyed; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(sock.destroyed).toBe(true);
+    } finally {
+      setCloseLinger(prev);
+    }
+  });
+
+  it('a peer that reads gets every byte written before close', async () => {
+    const { stream, peer } = await connected();
+    const received = readAll(peer);
+    const data = Buffer.alloc(2 * 1024 * 1024, 7);
+    let sent = 0;
+    while (sent < data.length) sent += await stream.writeSome(data.subarray(sent, sent + 256 * 1024));
+    stream.close();
+    expect((await received).length).toBe(data.length);
   });
 });
 
