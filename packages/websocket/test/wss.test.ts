@@ -11,13 +11,19 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Server,
+  type Socket,
+  connect as tcpConnect,
+} from 'node:net';
 import { SystemError } from '@tsio/completion-token';
 import { Acceptor, Endpoint, FlatBuffer, SslContext, SslStream, TcpStream } from '@tsio/net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { type RawData, WebSocketServer } from 'ws';
 import { makeTestCertificate, type TestCertificate } from '../../net/test/test-certificate.js';
-import { closeCode, error, Stream } from '../src/index.js';
+import { acceptUpgrade, closeCode, error, Stream } from '../src/index.js';
 
 type Wss = Stream<SslStream<TcpStream>>;
 
@@ -173,6 +179,36 @@ describeTls('wss: Stream<SslStream<TcpStream>>', () => {
       ended: 'closed',
       reason: { code: closeCode.normal, reason: 'tls bye' },
     });
+  });
+
+  it("an https server's 'upgrade' event: acceptUpgrade over its TLSSocket, a ws client over wss", async () => {
+    const server = createHttpsServer({ key, cert });
+    cleanups.push(() => server.close());
+    const done = new Promise<string>((resolve, reject) => {
+      server.on('upgrade', (req, socket, head) => {
+        acceptUpgrade(req, socket, head, async (ec, ws) => {
+          if (ec) return reject(new Error(ec.message()));
+          const buf = new FlatBuffer();
+          await ws.asyncRead(buf);
+          ws.text(ws.gotText());
+          await ws.asyncWrite(buf.data());
+          const end = await ws.asyncRead(new FlatBuffer()).catch((e: { code: unknown }) => e.code);
+          resolve(end === error.closed ? `closed ${ws.reason().code}` : String(end));
+        });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const client = new WebSocket(`wss://127.0.0.1:${port}/`, { ca: cert });
+    await once(client, 'open');
+    client.send('over tls');
+    const [msg] = (await once(client, 'message')) as [RawData];
+    expect(String(msg)).toBe('over tls');
+    const closed = once(client, 'close');
+    client.close(1000, 'bye');
+    expect(await done).toBe('closed 1000');
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1000);
   });
 
   it('the server closing first works too', async () => {
