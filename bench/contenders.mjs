@@ -18,6 +18,17 @@ export const contenders = [
   { name: 'raw', script: 'bench/servers/raw-echo.mjs', deflate: false, baseline: 'raw' },
 ];
 
+// TSIO_BASE=<another checkout, built>: its echo server runs as a second contender, `tsio-base`,
+// interleaved with the others, for a before/after comparison over sockets in one run.
+if (process.env.TSIO_BASE) {
+  contenders.splice(1, 0, {
+    name: 'tsio-base',
+    script: path.resolve(process.env.TSIO_BASE, 'examples/dist/echo-server.js'),
+    optional: true,
+    deflate: true,
+  });
+}
+
 /** Split into those that can run and those reported as "not built". */
 export function availableContenders({ deflate = false, only } = {}) {
   const run = [];
