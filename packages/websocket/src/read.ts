@@ -469,7 +469,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       impl.rdTailSent = true;
       // One byte past the limit tells "too big" from "exactly the limit"; above the
       // one-shot cap the message is inflated by the stream instead, step by step.
-      const allowed = impl.opts.readMessageMax - impl.rdMsgSize + 1;
+      const allowed = Math.max(1, Math.floor(impl.opts.readMessageMax - impl.rdMsgSize + 1));
       const cap = Math.min(allowed, SYNC_INFLATE_OUTPUT_MAX);
       const r = inf.inflateWhole(input, cap);
       if (r === 'tooBig') {
