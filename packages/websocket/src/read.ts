@@ -78,13 +78,15 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private lockOwner: object | null = null;
   /** Counts the uses of this object, so that a zlib wake-up meant for an earlier read is dropped. */
   private generation = 0;
-  private readonly onRead = (ec: ErrorCode | null, n: number): void => this.afterRead(ec, n);
+  /** The socket read's handler: a bound method, not an arrow (no closure context kept per stream). */
+  private readonly onRead: (ec: ErrorCode | null, n: number) => void;
   /** Made on first use: most reads never read straight into the caller's buffer. */
   private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   private directView: Uint8Array | null = null;
 
   constructor(private readonly impl: StreamImpl<Next>) {
     super();
+    this.onRead = this.afterRead.bind(this);
   }
 
   /** Prepares this object for the next read; `begin` then starts it. */
