@@ -62,12 +62,10 @@ const DIRECT_READ_MIN = 16 * 1024;
  */
 class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private transferred = 0;
-  /** Waiting for the whole payload of a control frame (≤ 125 bytes) to be buffered. */
-  private inControl = false;
+  /** The opcode of a control frame whose whole payload is awaited (≤ 125 bytes); 0 when none. */
   private controlOpcode = 0;
   private finished = false;
   /** Where payload bytes go: the caller's dynamic or fixed buffer, or nowhere (close's drain). */
-  private kind: ReadTargetKind = 'discard';
   private dyn: DynamicBuffer | null = null;
   private fixed: Uint8Array | null = null;
   /** Bytes this read may still deliver in all; -1 for no limit (a small integer: no boxed number per op). */
@@ -97,11 +95,9 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     whole: boolean,
     lockOwner: object | null,
   ): this {
-    this.kind = kind;
     this.dyn = kind === 'dynamic' ? (buffer as DynamicBuffer) : null;
     this.fixed = kind === 'fixed' ? (buffer as Uint8Array) : null;
     this.transferred = 0;
-    this.inControl = false;
     this.controlOpcode = 0;
     this.finished = false;
     this.limit = limit === Number.POSITIVE_INFINITY ? -1 : limit;
@@ -113,7 +109,6 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   /** The read has completed: drop the caller's buffer and offer this object for the stream's next read. */
   protected override released(): void {
-    this.kind = 'discard';
     this.dyn = null;
     this.fixed = null;
     this.lockOwner = null;
@@ -201,18 +196,19 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       if (impl.status !== 'open' && impl.status !== 'closing') return this.finish(impl.notOpenError());
       const avail = impl.rdEnd - impl.rdPos;
 
-      if (this.inControl) {
+      if (this.controlOpcode !== 0) {
         if (avail < parser.remaining) return this.readMore();
         const len = parser.remaining;
         const payload = impl.rdBuf.subarray(impl.rdPos, impl.rdPos + len);
         parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + len);
         impl.rdPos += len;
-        this.inControl = false;
-        if (this.onControl(this.controlOpcode, payload)) return;
+        const opcode = this.controlOpcode;
+        this.controlOpcode = 0;
+        if (this.onControl(opcode, payload)) return;
         continue;
       }
 
-      if (impl.rdInflate && this.kind !== 'discard') {
+      if (impl.rdInflate && !this.isDiscard()) {
         const next = this.inflateStep();
         if (next === 'return') return;
         if (next === 'continue') continue;
@@ -227,7 +223,6 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
         if (parser.status === ParseStatus.error) return this.failConnection(parser.error as WsErrorName);
         const h = parser.header;
         if (h.opcode >= Opcode.close) {
-          this.inControl = true;
           this.controlOpcode = h.opcode;
           continue;
         }
@@ -236,7 +231,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
 
       // Inside a data frame's payload.
-      if (this.kind === 'discard') {
+      if (this.isDiscard()) {
         const k = Math.min(parser.remaining, avail);
         if (k === 0) return this.readMore();
         impl.rdPos += parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k);
@@ -246,7 +241,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       const space = this.space();
       if (space === 0) {
         // A whole-message read that does not fit fails (Beast); readSome returns what it has.
-        if (!this.whole && (this.transferred > 0 || this.kind === 'fixed')) return this.finish(null);
+        if (!this.whole && (this.transferred > 0 || this.fixed !== null)) return this.finish(null);
         return this.finish(error.bufferOverflow);
       }
       if (avail === 0) {
@@ -257,6 +252,11 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       if (!this.copyPayload(k)) return;
       if (this.afterPayload()) return;
     }
+  }
+
+  /** Close's drain: frames are read and their payloads dropped. */
+  private isDiscard(): boolean {
+    return this.dyn === null && this.fixed === null;
   }
 
   /** Bytes the target can still take in this operation. */
@@ -272,7 +272,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const parser = this.impl.parser;
     const k = Math.min(parser.remaining, space);
     let view: Uint8Array;
-    if (this.kind === 'fixed') {
+    if (this.fixed !== null) {
       view = (this.fixed as Uint8Array).subarray(this.transferred, this.transferred + k);
     } else {
       const prepared = this.prepare(k);
@@ -319,7 +319,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const impl = this.impl;
     const parser = impl.parser;
     const src = impl.rdBuf;
-    if (this.kind === 'fixed') {
+    if (this.fixed !== null) {
       const dst = this.fixed as Uint8Array;
       const at = this.transferred;
       parser.consumePayload(src, impl.rdPos, impl.rdPos + k, dst, at);
@@ -414,7 +414,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
       if (this.space() === 0) {
         // As in loop(): a whole-message read that does not fit fails with bufferOverflow.
-        const partialOk = !this.whole && (this.transferred > 0 || this.kind === 'fixed');
+        const partialOk = !this.whole && (this.transferred > 0 || this.fixed !== null);
         this.finish(partialOk ? null : error.bufferOverflow);
         return 'return';
       }
@@ -495,7 +495,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const impl = this.impl;
     const want = Math.min(this.space(), inf.available());
     let views: Uint8Array[];
-    if (this.kind === 'fixed') {
+    if (this.fixed !== null) {
       views = [(this.fixed as Uint8Array).subarray(this.transferred, this.transferred + want)];
     } else {
       const prepared = this.prepare(want);
@@ -537,15 +537,15 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     }
     impl.rdFin = fin;
     // A compressed message is measured inflated, in inflateStep (Beast checks rd_msg_max on the inflated size too).
-    if (impl.rdInflate && this.kind !== 'discard') return false;
+    if (impl.rdInflate && !this.isDiscard()) return false;
     impl.rdMsgSize += len;
-    if (this.kind !== 'discard' && impl.rdMsgSize > impl.opts.readMessageMax) {
+    if (!this.isDiscard() && impl.rdMsgSize > impl.opts.readMessageMax) {
       this.failConnection('messageTooBig');
       return true;
     }
     if (len === 0 && fin) {
       impl.rdDone = true;
-      if (this.kind === 'discard') return false;
+      if (this.isDiscard()) return false;
       if (impl.rdText && !impl.utf8.finish()) {
         this.failConnection('badFramePayload');
         return true;
