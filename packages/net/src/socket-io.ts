@@ -250,7 +250,12 @@ export class SocketIo {
   private chunks: (Buffer | undefined)[] = noChunks;
   private head = 0;
   private buffered = 0;
-  private reads: Op[] = noOps;
+  /**
+   * The pending reads in order: the first in its own field (an idle
+   * connection keeps one pending read and no array), the rest, rare, after it.
+   */
+  private read: Op | null = null;
+  private moreReads: Op[] = noOps;
   private writes: Op[] = noOps;
   /** The booleans below, one bit each (`ioFlag`; accessors defined after the class). */
   /** @internal */
@@ -294,7 +299,7 @@ export class SocketIo {
 
   /** Operations outstanding (for tests and the owner's bookkeeping). */
   pendingCount(): number {
-    return this.reads.length + this.writes.length;
+    return (this.read === null ? 0 : 1) + this.moreReads.length + this.writes.length;
   }
 
   // ---- reading ------------------------------------------------------------
@@ -310,7 +315,7 @@ export class SocketIo {
       op.complete(null, 0);
       return;
     }
-    if (this.reads.length === 0 && this.buffered > 0 && !this.receiveShut) {
+    if (this.read === null && this.buffered > 0 && !this.receiveShut) {
       const n = this.copyOut(views);
       this.updateFlow();
       op.complete(null, n);
@@ -321,21 +326,34 @@ export class SocketIo {
       op.complete(ec, 0);
       return;
     }
-    // The first pending read: a one-element literal, since a push onto an
-    // empty array reserves room for 17 (~0.13 KB kept per idle connection);
-    // later reads reuse the socket's array.
-    if (this.reads === noOps) this.reads = [op];
-    else this.reads.push(op);
+    if (this.read === null) this.read = op;
+    else if (this.moreReads === noOps) this.moreReads = [op];
+    else this.moreReads.push(op);
     this.owner.opStarted();
     // A pending read has transferred nothing (data is copied in only as it
     // completes), so every cancellation type leaves the stream as it was.
     op.slot?.assign((type) => {
       if ((type & cancellationType.all) === 0 || op.state === 'done') return;
-      this.reads.splice(this.reads.indexOf(op), 1);
+      this.removeRead(op);
       this.finish(op, error.operationAborted, 0);
       this.updateFlow();
     });
     this.updateFlow();
+  }
+
+  /** Takes the first pending read off the queue (there must be one). */
+  private shiftRead(): Op {
+    const op = this.read as Op;
+    this.read = this.moreReads.length > 0 ? (this.moreReads.shift() as Op) : null;
+    return op;
+  }
+
+  private removeRead(op: Op): void {
+    if (this.read === op) this.shiftRead();
+    else {
+      const i = this.moreReads.indexOf(op);
+      if (i >= 0) this.moreReads.splice(i, 1);
+    }
   }
 
   private readError(): ErrorCode | null {
@@ -376,25 +394,30 @@ export class SocketIo {
   }
 
   private serveReads(): void {
-    while (this.reads.length > 0 && this.buffered > 0) {
-      const op = this.reads.shift()!;
+    while (this.read !== null && this.buffered > 0) {
+      const op = this.shiftRead();
       this.finish(op, null, this.copyOut(op.views));
     }
-    if (this.reads.length > 0) {
+    if (this.read !== null) {
       const ec = this.readError();
       if (ec) this.failReads(ec);
     }
   }
 
   private failReads(ec: ErrorCode): void {
-    if (this.reads.length === 0) return;
-    const reads = this.reads.splice(0);
-    for (const op of reads) this.finish(op, ec, 0);
+    // The reads pending now: a handler run inline may start a new one, which this does not fail.
+    const first = this.read;
+    if (first === null) return;
+    const rest = this.moreReads;
+    this.read = null;
+    this.moreReads = noOps;
+    this.finish(first, ec, 0);
+    for (const op of rest) this.finish(op, ec, 0);
   }
 
   private updateFlow(): void {
     if (this.closed || this.detached || this.readEnded) return;
-    const flow = this.reads.length > 0 || this.buffered < READ_AHEAD_LIMIT || this.receiveShut;
+    const flow = this.read !== null || this.buffered < READ_AHEAD_LIMIT || this.receiveShut;
     if (flow === !this.paused) return;
     this.paused = !flow;
     if (flow) this.socket.resume();
@@ -404,9 +427,9 @@ export class SocketIo {
   /** @internal */
   onData(chunk: Buffer): void {
     if (this.receiveShut || this.closed) return;
-    if (this.buffered === 0 && this.reads.length > 0) {
+    if (this.buffered === 0 && this.read !== null) {
       // Straight into the waiting reader's memory, keeping only the excess.
-      const op = this.reads.shift()!;
+      const op = this.shiftRead();
       this.pushChunk(chunk);
       this.buffered = chunk.length;
       this.finish(op, null, this.copyOut(op.views));
