@@ -45,6 +45,10 @@ class Session {
   private readonly ws: Stream<TcpStream>;
   private readonly buffer = new FlatBuffer();
   private finished = false;
+  // Beast's bind_front_handler(&session::on_read, shared_from_this()): bound
+  // once per session (a bound method keeps no closure context).
+  private readonly onRead = this.handleRead.bind(this);
+  private readonly onWrite = this.handleWrite.bind(this);
 
   constructor(socket: TcpStream) {
     socket.setNoDelay(true);
@@ -69,19 +73,19 @@ class Session {
     this.ws.asyncRead(this.buffer, this.onRead);
   }
 
-  private readonly onRead = (ec: ErrorCode | null): void => {
+  private handleRead(ec: ErrorCode | null): void {
     // `closed`: the peer closed and the closing handshake is done.
     if (ec === wsError.closed) return this.done();
     if (ec) return this.fail();
     this.ws.text(this.ws.gotText());
     this.ws.asyncWrite(this.buffer.data(), this.onWrite);
-  };
+  }
 
-  private readonly onWrite = (ec: ErrorCode | null): void => {
+  private handleWrite(ec: ErrorCode | null): void {
     if (ec) return this.fail();
     this.buffer.consume(this.buffer.size());
     this.doRead();
-  };
+  }
 
   private fail(): void {
     // The stream already failed the connection where the protocol says so;
