@@ -12,3 +12,8 @@ export function checkByteCount(n: number, what: string, allowInfinity = false): 
 export function checkMaxSize(n: number): void {
   checkByteCount(n, 'maxSize', true);
 }
+
+/** `v` as a Buffer over the same memory (itself when it is one). */
+export function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}

@@ -8,7 +8,7 @@
  * (pointer, size) pair, so there is no wrapper type and no copy.
  */
 
-import { checkByteCount } from './buffer-internal.js';
+import { asBuffer, checkByteCount } from './buffer-internal.js';
 
 /** A view of bytes that an operation reads (Asio's `const_buffer`). */
 export type ConstBuffer = Uint8Array;
@@ -70,10 +70,6 @@ export function bufferBytes(seq: ConstBufferSequence): number {
 
 /** Asio's older name for {@link bufferBytes}. */
 export const bufferSize: (seq: ConstBufferSequence) => number = bufferBytes;
-
-function asBuffer(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
 
 /** A new `Buffer` holding a copy of the concatenation of `seq`. */
 export function buffersToBuffer(seq: ConstBufferSequence): Buffer {

@@ -14,7 +14,8 @@ import {
   launch,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
-import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
+import { bufferBytes, type ConstBufferSequence, type MutableBufferSequence } from './buffer.js';
+import { asBuffer } from './buffer-internal.js';
 import { defineFlagAccessors } from './flag-accessors.js';
 import type { ShutdownType } from './socket-base.js';
 
@@ -147,7 +148,7 @@ export function startSocketOp(
   ioExecutor: Executor,
   noIo: ErrorCode,
 ): void {
-  const op = new SocketOp(handler, ioExecutor, buffers, countBytes(buffers));
+  const op = new SocketOp(handler, ioExecutor, buffers, bufferBytes(buffers));
   try {
     if (io === null) op.complete(noIo, 0);
     else if (write) io.writeSome(op);
@@ -218,17 +219,6 @@ function viewCount(views: Views): number {
 
 function viewAt(views: Views, i: number): Uint8Array {
   return views instanceof Uint8Array ? views : views[i]!;
-}
-
-function countBytes(views: Views): number {
-  if (views instanceof Uint8Array) return views.length;
-  let n = 0;
-  for (let i = 0; i < views.length; i++) n += views[i]!.length;
-  return n;
-}
-
-function asBuffer(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /**

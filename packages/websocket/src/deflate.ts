@@ -24,6 +24,7 @@
  */
 import type { TransformOptions } from 'node:stream';
 import zlib from 'node:zlib';
+import { bufferBytes } from '@tsio/net';
 import { localParams, type PmdConfig, type PmdLocalParams, type PmdOptions } from './detail/pmd.js';
 
 /** zlib's output chunk and the inflater's readable high-water mark: the most inflated bytes held at once. */
@@ -38,12 +39,6 @@ export const DEFLATE_TAIL: Buffer = Buffer.from([0x00, 0x00, 0xff, 0xff]);
  * pool), so the event loop is never held for long.
  */
 const SYNC_DEFLATE_MAX = 64 * 1024;
-
-function byteLength(parts: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  return n;
-}
 
 /** A progress callback: called once, on the next output, consumed input, error or close. */
 type Waiter = () => void;
@@ -67,7 +62,8 @@ export class Inflater {
 
   constructor(
     private readonly windowBits: number,
-    private readonly noContextTakeover: boolean,
+    /** The peer resets its window after every message (§7.1.1): a message can be inflated on its own. */
+    readonly noContextTakeover: boolean,
   ) {}
 
   private stream(): zlib.InflateRaw {
@@ -194,11 +190,6 @@ export class Inflater {
     if (this.noContextTakeover && this.z !== null && !this.closed && this.error === null) this.z.reset();
   }
 
-  /** The peer resets its window after every message (§7.1.1): a message can be inflated on its own. */
-  get resetsPerMessage(): boolean {
-    return this.noContextTakeover;
-  }
-
   /** Releases zlib's memory; a waiting operation is woken to see that the stream is gone. */
   close(): void {
     if (this.closed) return;
@@ -270,7 +261,7 @@ export class Deflater {
       // after the previous message's sync flush).
       return done(null, fin ? Buffer.from([0x00]) : Buffer.alloc(0));
     }
-    if (this.noContextTakeover && fin && !this.midMessage && byteLength(parts) <= SYNC_DEFLATE_MAX) {
+    if (this.noContextTakeover && fin && !this.midMessage && bufferBytes(parts) <= SYNC_DEFLATE_MAX) {
       return this.compressWhole(parts, done);
     }
     this.midMessage = !fin;

@@ -18,7 +18,7 @@ import {
   launch,
   error as netError,
 } from '@tsio/completion-token';
-import type { AsyncStream } from '@tsio/net';
+import { type AsyncStream, bufferBytes } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { headerSize, serializeHeader } from './detail/frame.js';
 import { generateMaskKey, maskCopy } from './detail/mask.js';
@@ -130,8 +130,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       impl.role === 'client'
         ? this.maskedFrame(opcode, frameFin, rsv1, bytes, len)
         : this.unmaskedFrame(opcode, frameFin, rsv1, bytes, len);
-    this.frameLeft =
-      this.frame === this.parts ? len + (this.parts[0] as Uint8Array).length : byteLength(this.frame);
+    this.frameLeft = bufferBytes(this.frame);
     // Straight to the next layer's writeSome rather than through `writeAll`: no
     // per-frame closure or filtered array (partial writes are handled in afterWrite).
     impl.next.writeSome(this.frame, this.bind(this.onWritten));
@@ -251,12 +250,6 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 }
 
-function byteLength(bufs: readonly Uint8Array[]): number {
-  let n = 0;
-  for (let i = 0; i < bufs.length; i++) n += (bufs[i] as Uint8Array).length;
-  return n;
-}
-
 /** The sequence without empty buffers (copied only when it has some). */
 function withoutEmpty(bufs: Uint8Array[]): Uint8Array[] {
   for (let i = 0; i < bufs.length; i++) {
@@ -315,8 +308,7 @@ export function startWrite<
   fin: boolean,
   token: T | undefined,
 ): AsyncResult<T, [number]> {
-  let total = 0;
-  for (let i = 0; i < payload.length; i++) total += (payload[i] as Uint8Array).length;
+  const total = bufferBytes(payload);
   if (typeof token === 'function') {
     writeOpOf(impl)
       .reset(payload, total, fin)
