@@ -30,7 +30,7 @@ import {
   launch,
   error as netError,
 } from '@tsio/completion-token';
-import type { AsyncStream, DynamicBuffer } from '@tsio/net';
+import type { AsyncStream, DynamicBuffer, MutableBufferSequence } from '@tsio/net';
 import { BufferOverflowError } from '@tsio/net';
 import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
@@ -286,12 +286,10 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 
   /** `prepare(k)` when the buffer gives one view of `k` bytes; null otherwise, or if the read completed (overflow). */
-  private prepareOne(k: number): Uint8Array | null {
+  /** The dynamic buffer's `prepare(k)`; null if it overflowed (the read has then completed with bufferOverflow). */
+  private prepareRaw(k: number): MutableBufferSequence | null {
     try {
-      const p = (this.dyn as DynamicBuffer).prepare(k);
-      if (p instanceof Uint8Array) return p;
-      const views = p as Uint8Array[];
-      return views.length === 1 && (views[0] as Uint8Array).length === k ? (views[0] as Uint8Array) : null;
+      return (this.dyn as DynamicBuffer).prepare(k);
     } catch (e) {
       if (e instanceof BufferOverflowError) {
         this.finish(error.bufferOverflow);
@@ -301,17 +299,11 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     }
   }
 
+  /** `prepare(k)` as an array of views (a copy of a multi-part buffer's, which changes as it commits). */
   private prepare(k: number): Uint8Array[] | null {
-    try {
-      const p = (this.dyn as DynamicBuffer).prepare(k);
-      return p instanceof Uint8Array ? [p] : (p as Uint8Array[]).slice();
-    } catch (e) {
-      if (e instanceof BufferOverflowError) {
-        this.finish(error.bufferOverflow);
-        return null;
-      }
-      throw e;
-    }
+    const p = this.prepareRaw(k);
+    if (p === null) return null;
+    return p instanceof Uint8Array ? [p] : p.slice();
   }
 
   /** Unmasks `k` buffered payload bytes into the target; false if the operation completed. */
@@ -332,9 +324,16 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       return true;
     }
     const dyn = this.dyn as DynamicBuffer;
-    const single = this.prepareOne(k);
+    const prepared = this.prepareRaw(k);
+    if (prepared === null) return false;
+    // One contiguous view (a FlatBuffer, or room in a MultiBuffer's last part): no array.
+    const single =
+      prepared instanceof Uint8Array
+        ? prepared
+        : prepared.length === 1 && (prepared[0] as Uint8Array).length === k
+          ? (prepared[0] as Uint8Array)
+          : null;
     if (single !== null) {
-      // One contiguous view (a FlatBuffer, or room in a MultiBuffer's last part): no array.
       parser.consumePayload(src, impl.rdPos, impl.rdPos + k, single, 0);
       impl.rdPos += k;
       dyn.commit(k);
@@ -345,9 +344,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       }
       return true;
     }
-    if (this.finished) return false;
-    const views = this.prepare(k);
-    if (views === null) return false;
+    const views = (prepared as readonly Uint8Array[]).slice();
     let done = 0;
     for (const v of views) {
       const n = Math.min(v.length, k - done);
@@ -462,8 +459,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     // A copy: zlib reads it later, and the read buffer is reused.
     // A small single-frame message, all buffered, from a peer that resets its
     // window per message: inflated in one synchronous call (deflate.ts).
-    const whole = impl.rdFin && k === parser.remaining && k <= SYNC_INFLATE_INPUT_MAX && inf.idle();
-    if (whole && inf.resetsPerMessage) {
+    const oneShot = impl.rdFin && k === parser.remaining && k <= SYNC_INFLATE_INPUT_MAX && inf.idle();
+    if (oneShot && inf.noContextTakeover) {
       const input = Buffer.allocUnsafe(k + DEFLATE_TAIL.length);
       parser.consumePayload(impl.rdBuf, impl.rdPos, impl.rdPos + k, input, 0);
       impl.rdPos += k;
