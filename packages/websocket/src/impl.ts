@@ -321,10 +321,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
 
   /** Takes the write block now (true) or parks `resume` to be called once it is handed over. */
   tryLockWrite(owner: object, kind: WriteWaiter, resume: Resume): boolean {
-    if (this.wrBlock === null) {
-      this.wrBlock = owner;
-      return true;
-    }
+    if (this.lockWriteIfFree(owner)) return true;
     if (this.wrWaiters === noWaiters) this.wrWaiters = {};
     this.wrWaiters[kind] = () => {
       this.wrBlock = owner;
@@ -391,10 +388,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   }
 
   tryLockRead(owner: object, kind: ReadWaiter, resume: Resume): boolean {
-    if (this.rdBlock === null) {
-      this.rdBlock = owner;
-      return true;
-    }
+    if (this.lockReadIfFree(owner)) return true;
     if (this.rdWaiters === noWaiters) this.rdWaiters = {};
     this.rdWaiters[kind] = () => {
       this.rdBlock = owner;
