@@ -27,15 +27,10 @@ import {
   error,
 } from '@tsio/completion-token';
 import type { MutableBufferSequence } from './buffer.js';
-import {
-  type CompletionCondition,
-  type CompletionConditionFn,
-  isCompletionCondition,
-  transferAll,
-} from './completion-condition.js';
+import type { CompletionCondition, CompletionConditionFn } from './completion-condition.js';
 import { type DynamicBuffer, isDynamicBuffer } from './dynamic-buffer.js';
 import type { AsyncReadStream } from './stream.js';
-import { afterProgress, transferBuffers } from './transfer-op.js';
+import { afterProgress, conditionAndToken, transferBuffers } from './transfer-op.js';
 
 /** Asio reads at least this much into a dynamic buffer per step when it has the room (read.hpp). */
 const MIN_DYNAMIC_READ = 512;
@@ -62,13 +57,9 @@ export function asyncRead<T extends CompletionToken<[number]> = DefaultToken<[nu
   conditionOrToken?: CompletionCondition | T,
   token?: T,
 ): AsyncResult<T, [number]> {
-  let condition: CompletionConditionFn;
-  if (isCompletionCondition(conditionOrToken)) {
-    condition = conditionOrToken;
-  } else {
-    condition = transferAll();
-    token = conditionOrToken as T | undefined;
-  }
+  const args = conditionAndToken(conditionOrToken, token);
+  const condition = args.condition;
+  token = args.token;
   let impl: ComposeImpl<[number]>;
   if (buffers instanceof Uint8Array || Array.isArray(buffers)) {
     impl = transferBuffers(buffers as MutableBufferSequence, condition, (views, self) => {

@@ -9,7 +9,25 @@ import {
   error,
 } from '@tsio/completion-token';
 import { BuffersSuffix, buffersPrefix, type ConstBufferSequence } from './buffer.js';
-import type { CompletionConditionFn } from './completion-condition.js';
+import {
+  type CompletionCondition,
+  type CompletionConditionFn,
+  isCompletionCondition,
+  transferAll,
+} from './completion-condition.js';
+
+/**
+ * The arguments of the `(stream, buffers, condition?, token?)` overloads of
+ * asyncRead / asyncWrite: a branded condition, or the token in its place
+ * (then the condition is `transferAll()`).
+ */
+export function conditionAndToken<T>(
+  conditionOrToken: CompletionCondition | T | undefined,
+  token: T | undefined,
+): { condition: CompletionConditionFn; token: T | undefined } {
+  if (isCompletionCondition(conditionOrToken)) return { condition: conditionOrToken, token };
+  return { condition: transferAll(), token: conditionOrToken as T | undefined };
+}
 
 /** Starts one `readSome` / `writeSome` on `views` with `self` as its handler. */
 export type TransferStep = (views: ConstBufferSequence, self: ComposeSelf<[number]>) => void;

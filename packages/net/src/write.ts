@@ -20,15 +20,10 @@ import {
   type DefaultToken,
 } from '@tsio/completion-token';
 import type { ConstBufferSequence } from './buffer.js';
-import {
-  type CompletionCondition,
-  type CompletionConditionFn,
-  isCompletionCondition,
-  transferAll,
-} from './completion-condition.js';
+import type { CompletionCondition } from './completion-condition.js';
 import { type DynamicBuffer, isDynamicBuffer } from './dynamic-buffer.js';
 import type { AsyncWriteStream } from './stream.js';
-import { type TransferStep, transferBuffers } from './transfer-op.js';
+import { conditionAndToken, type TransferStep, transferBuffers } from './transfer-op.js';
 
 /** Writes all of `buffers` (`transferAll()`); a DynamicBuffer's written bytes are consumed. */
 export function asyncWrite<T extends CompletionToken<[number]> = DefaultToken<[number]>>(
@@ -49,13 +44,9 @@ export function asyncWrite<T extends CompletionToken<[number]> = DefaultToken<[n
   conditionOrToken?: CompletionCondition | T,
   token?: T,
 ): AsyncResult<T, [number]> {
-  let condition: CompletionConditionFn;
-  if (isCompletionCondition(conditionOrToken)) {
-    condition = conditionOrToken;
-  } else {
-    condition = transferAll();
-    token = conditionOrToken as T | undefined;
-  }
+  const args = conditionAndToken(conditionOrToken, token);
+  const condition = args.condition;
+  token = args.token;
   const step: TransferStep = (views, self) => {
     stream.writeSome(views, self);
   };
