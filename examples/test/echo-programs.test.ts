@@ -7,7 +7,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +68,20 @@ function nextMessage(c: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
     c.once('message', (d: RawData, binary: boolean) => resolve({ data: Buffer.from(d as Buffer), binary }));
   });
 }
+
+describe('the root package.json scripts (issue 8: what a benchmark or memory probe measures)', () => {
+  it('echo-server and echo-client are plain `node <built file>.js`, the files these tests run', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    for (const name of ['echo-server', 'echo-client']) {
+      const script = pkg.scripts[name];
+      // No tsx, npx or shell wrapper between the benchmark and the server process.
+      expect(script).toMatch(/^node [\w./-]+\.js$/);
+      expect(join(root, (script as string).slice('node '.length))).toBe(dist(name));
+    }
+  });
+});
 
 describe('echo-server', () => {
   it('prints READY <port>, echoes text and binary with their opcode, answers SIGUSR2 and exits on SIGTERM', async () => {
