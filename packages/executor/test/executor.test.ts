@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { type AddressInfo, connect, createServer } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   DRAIN_BUDGET,
@@ -89,6 +91,25 @@ describe('default executor', () => {
     expect(handlersWhenDataArrived).toBeLessThan(20_000_000);
     const yields = systemContext.yields - yieldsBefore;
     expect(handlersWhenDataArrived - before).toBeLessThanOrEqual((yields + 1) * DRAIN_BUDGET);
+  });
+
+  it('a throwing handler is an uncaught exception (not a rejection), and the queue goes on', () => {
+    // In a child process: an uncaught exception is the behaviour under test,
+    // and vitest would report one in its own process as a failure.
+    const dist = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href;
+    const script = `
+      const { defaultExecutor } = await import(${JSON.stringify(dist)});
+      const log = [];
+      process.on('uncaughtException', (e) => log.push('uncaught:' + e.message));
+      process.on('unhandledRejection', (e) => log.push('rejection:' + e.message));
+      const ex = defaultExecutor();
+      ex.post(() => log.push('a'));
+      ex.post(() => { throw new Error('boom'); });
+      ex.post(() => log.push('b'));
+      setTimeout(() => { ex.post(() => log.push('c')); setTimeout(() => console.log(JSON.stringify(log)), 20); }, 20);
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual(['a', 'uncaught:boom', 'b', 'c']);
   });
 });
 
