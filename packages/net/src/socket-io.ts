@@ -13,7 +13,7 @@ import {
   getAssociatedExecutor,
   launch,
 } from '@tsio/completion-token';
-import type { Executor } from '@tsio/executor';
+import { type Executor, systemContext } from '@tsio/executor';
 import { bufferBytes, type ConstBufferSequence, type MutableBufferSequence } from './buffer.js';
 import { asBuffer } from './buffer-internal.js';
 import { defineFlagAccessors } from './flag-accessors.js';
@@ -231,9 +231,10 @@ function viewAt(views: Views, i: number): Uint8Array {
  * buffers. The socket flows only while a read is pending or the read-ahead
  * has room.
  *
- * Writing: bytes written during one turn of the event loop are flushed to
- * the socket once, from `process.nextTick`, which runs after the executor's
- * microtask drain and every promise continuation queued with it.
+ * Writing: bytes written during one drain of the default executor are
+ * flushed to the socket once, when that drain ends; bytes written elsewhere
+ * (a promise continuation, a timer) from `process.nextTick`, which runs after
+ * the microtasks queued with them.
  */
 export class SocketIo {
   // Received chunks not yet read; `chunks[head]` may be a view of a partly consumed chunk.
@@ -607,7 +608,10 @@ export class SocketIo {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(sharedFlush, this);
+    // Inside a drain of the default executor (every callback-token handler
+    // and composed-operation step), flush when that drain ends; otherwise
+    // (a promise continuation, a timer, an IoContext) from the next tick.
+    if (!systemContext.atDrainEnd(sharedFlush, this)) process.nextTick(sharedFlush, this);
   }
 
   /** Hands the batch to the socket: one write, or a corked run that Node turns into one `writev`. */
