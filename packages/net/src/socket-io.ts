@@ -83,8 +83,8 @@ export class SocketOp extends Completion {
   constructor(
     handler: CompletionHandler<[number]>,
     ioExecutor: Executor,
-    /** The caller's buffers: one view as it is (no array around it), or the sequence. */
-    readonly views: Views,
+    /** The caller's buffers: one view as it is (no array around it), or the sequence; null for a lending read. */
+    readonly views: Views | null,
     readonly bytes: number,
   ) {
     const h = handler as CompletionHandler<unknown[]>;
@@ -143,12 +143,13 @@ export function initiateSocketOp<T extends CompletionToken<[number]>>(
 export function startSocketOp(
   io: SocketIo | null,
   write: boolean,
-  buffers: ConstBufferSequence | MutableBufferSequence,
+  buffers: ConstBufferSequence | MutableBufferSequence | null,
   handler: CompletionHandler<[number]>,
   ioExecutor: Executor,
   noIo: ErrorCode,
 ): void {
-  const op = new SocketOp(handler, ioExecutor, buffers, bufferBytes(buffers));
+  // A lending read (`buffers` null) has no destination; its size only needs to be non-zero.
+  const op = new SocketOp(handler, ioExecutor, buffers, buffers === null ? 1 : bufferBytes(buffers));
   try {
     if (io === null) op.complete(noIo, 0);
     else if (write) io.writeSome(op);
@@ -307,9 +308,9 @@ export class SocketIo {
       return;
     }
     if (this.read === null && this.buffered > 0 && !this.receiveShut) {
-      const n = this.copyOut(views);
+      const got = views === null ? this.lendOut() : this.copyOut(views);
       this.updateFlow();
-      op.complete(null, n);
+      op.complete(null, got);
       return;
     }
     const ec = this.readError();
@@ -353,6 +354,18 @@ export class SocketIo {
     return this.failure;
   }
 
+  /** Hands over the first buffered chunk as it is (a lending read). */
+  private lendOut(): Buffer {
+    const chunk = this.chunks[this.head]!;
+    this.chunks[this.head++] = undefined;
+    if (this.head === this.chunks.length) {
+      this.chunks = noChunks;
+      this.head = 0;
+    }
+    this.buffered -= chunk.length;
+    return chunk;
+  }
+
   private copyOut(views: Views): number {
     let copied = 0;
     let vi = 0;
@@ -387,7 +400,7 @@ export class SocketIo {
   private serveReads(): void {
     while (this.read !== null && this.buffered > 0) {
       const op = this.shiftRead();
-      this.finish(op, null, this.copyOut(op.views));
+      this.finish(op, null, op.views === null ? this.lendOut() : this.copyOut(op.views));
     }
     if (this.read !== null) {
       const ec = this.readError();
@@ -419,11 +432,16 @@ export class SocketIo {
   onData(chunk: Buffer): void {
     if (this.receiveShut || this.closed) return;
     if (this.buffered === 0 && this.read !== null) {
-      // Straight into the waiting reader's memory, keeping only the excess.
       const op = this.shiftRead();
-      this.pushChunk(chunk);
-      this.buffered = chunk.length;
-      this.finish(op, null, this.copyOut(op.views));
+      if (op.views === null) {
+        // A lending read takes the chunk itself.
+        this.finish(op, null, chunk);
+      } else {
+        // Straight into the waiting reader's memory, keeping only the excess.
+        this.pushChunk(chunk);
+        this.buffered = chunk.length;
+        this.finish(op, null, this.copyOut(op.views));
+      }
     } else {
       this.pushChunk(chunk);
       this.buffered += chunk.length;
@@ -483,7 +501,7 @@ export class SocketIo {
       return;
     }
     if (this.writes.length === 0 && bytes <= COPY_WRITE_LIMIT && this.hasRoom()) {
-      this.copyIn(op.views, bytes);
+      this.copyIn(op.views as Views, bytes);
       op.complete(null, bytes);
       return;
     }
@@ -524,8 +542,9 @@ export class SocketIo {
         return;
       }
       if (!this.hasRoom()) return;
+      const views = op.views as Views;
       if (op.bytes <= COPY_WRITE_LIMIT) {
-        this.copyIn(op.views, op.bytes);
+        this.copyIn(views, op.bytes);
         this.writes.splice(this.writes.indexOf(op), 1);
         this.finish(op, null, op.bytes);
         this.pumpWrites();
@@ -533,8 +552,8 @@ export class SocketIo {
       }
       op.state = 'sent';
       this.closeBatchSegment();
-      for (let i = 0, count = viewCount(op.views); i < count; i++) {
-        const v = viewAt(op.views, i);
+      for (let i = 0, count = viewCount(views); i < count; i++) {
+        const v = viewAt(views, i);
         if (v.length === 0) continue;
         this.pushSegment(asBuffer(v));
       }
@@ -656,10 +675,11 @@ export class SocketIo {
 
   // ---- completion, cancellation, closing -----------------------------------
 
-  private finish(op: Op, ec: ErrorCode | null, n: number): void {
+  /** `got`: bytes transferred, or a lending read's chunk. */
+  private finish(op: Op, ec: ErrorCode | null, got: number | Buffer): void {
     op.state = 'done';
     this.owner.opFinished();
-    op.complete(ec, n);
+    op.complete(ec, got);
   }
 
   /** Completes every pending operation with `ec` (Asio's `cancel()` gives `operationAborted`). */

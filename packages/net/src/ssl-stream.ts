@@ -14,6 +14,7 @@ import {
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
+import { type LendHandler, lendSome } from './lend.js';
 import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
 import type { TcpStream } from './tcp-stream.js';
 
@@ -199,6 +200,21 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     getAssociatedCancellationSlot(handler)?.assign((t) => {
       if (t & cancellationType.terminal) abort(error.operationAborted);
     });
+  }
+
+  /**
+   * Lends the next bytes received instead of copying them (`ChunkLender`):
+   * a `readSome` whose completion carries Node's own buffer.
+   */
+  [lendSome](handler: LendHandler): void {
+    startSocketOp(
+      this.io,
+      false,
+      null,
+      handler as unknown as CompletionHandler<[number]>,
+      this.getExecutor(),
+      error.notConnected,
+    );
   }
 
   /** @internal Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */

@@ -16,6 +16,7 @@ import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } fr
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
+import { type LendHandler, lendSome } from './lend.js';
 import type { ShutdownType } from './socket-base.js';
 import { type IoOwner, initiateSocketOp, SocketIo, startSocketOp } from './socket-io.js';
 
@@ -277,6 +278,21 @@ export class TcpStream implements IoOwner {
   }
 
   // ---- reading and writing ------------------------------------------------
+
+  /**
+   * Lends the next bytes received instead of copying them (`ChunkLender`):
+   * a `readSome` whose completion carries Node's own buffer.
+   */
+  [lendSome](handler: LendHandler): void {
+    startSocketOp(
+      this.io,
+      false,
+      null,
+      handler as unknown as CompletionHandler<[number]>,
+      this.executor,
+      this.upper ? error.operationNotSupported : error.notConnected,
+    );
+  }
 
   /** @internal Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
   startIo(

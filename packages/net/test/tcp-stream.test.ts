@@ -15,8 +15,10 @@ import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
+import { isChunkLender, lendSome } from '../src/lend.js';
 import { READ_AHEAD_LIMIT, setCloseLinger } from '../src/socket-io.js';
 import { TcpStream } from '../src/tcp-stream.js';
+import { TestStream } from '../src/test-stream.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -583,5 +585,71 @@ describe('TcpStream construction', () => {
     const stream = new TcpStream();
     expect(() => stream.socket()).toThrow(SystemError);
     expect(stream.isOpen()).toBe(false);
+  });
+});
+
+describe('TcpStream lending reads (ChunkLender)', () => {
+  const lend = (stream: TcpStream) =>
+    new Promise<[ErrorCode | null, Buffer]>((resolve) => {
+      let returned = false;
+      stream[lendSome]((ec, chunk) => {
+        // Never inline, like readSome.
+        expect(returned).toBe(true);
+        resolve([ec, chunk]);
+      });
+      returned = true;
+    });
+
+  it('is recognised, and lends the bytes that arrive while it waits', async () => {
+    const { stream, peer } = await connected();
+    expect(isChunkLender(stream)).toBe(true);
+    expect(isChunkLender(new TestStream())).toBe(false);
+    const pending = lend(stream);
+    peer.write('hello');
+    const [ec, chunk] = await pending;
+    expect(ec).toBeNull();
+    expect(Buffer.isBuffer(chunk)).toBe(true);
+    expect(chunk.toString()).toBe('hello');
+  });
+
+  it('lends bytes read ahead first, and mixes with readSome without losing or reordering a byte', async () => {
+    const { stream, peer } = await connected();
+    const sent = Buffer.from(Array.from({ length: 20_000 }, (_, i) => i & 0xff));
+    peer.write(sent);
+    // Let the bytes arrive and be read ahead before anything asks for them.
+    await new Promise((r) => setTimeout(r, 50));
+    const got: Buffer[] = [];
+    let total = 0;
+    let useLend = true;
+    while (total < sent.length) {
+      if (useLend) {
+        const [ec, chunk] = await lend(stream);
+        expect(ec).toBeNull();
+        expect(chunk.length).toBeGreaterThan(0);
+        got.push(chunk);
+        total += chunk.length;
+      } else {
+        const buf = Buffer.alloc(777);
+        const n = await stream.readSome(buf);
+        got.push(buf.subarray(0, n));
+        total += n;
+      }
+      useLend = !useLend;
+    }
+    expect(Buffer.concat(got).equals(sent)).toBe(true);
+  });
+
+  it('completes with eof after the peer ends, and with operationAborted on cancel()', async () => {
+    const { stream, peer } = await connected();
+    const pending = lend(stream);
+    stream.cancel();
+    expect((await pending)[0]).toBe(error.operationAborted);
+    peer.end();
+    expect((await lend(stream))[0]).toBe(error.eof);
+  });
+
+  it('a lending read started without a connection fails with notConnected', async () => {
+    const [ec] = await lend(new TcpStream());
+    expect(ec).toBe(error.notConnected);
   });
 });

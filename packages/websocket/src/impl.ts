@@ -6,7 +6,13 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
-import { type AsyncStream, beastError, defineFlagAccessors } from '@tsio/net';
+import {
+  type AsyncStream,
+  beastError,
+  type ChunkLender,
+  defineFlagAccessors,
+  isChunkLender,
+} from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { FrameParser, headerSize, serializeHeader } from './detail/frame.js';
 import type { RequestType, ResponseType } from './detail/handshake.js';
@@ -66,6 +72,9 @@ const noReason: CloseReason = Object.freeze({ code: closeCode.none, reason: '' }
 const noWaiters: Partial<Record<WriteWaiter | ReadWaiter, Resume>> = Object.freeze({});
 
 /** Bits of `StreamImpl.flags`; each is also a boolean accessor of that name (defined after the class). */
+/** The empty read buffer (shared: an empty Buffer per stream would cost an object each). */
+const NO_BYTES: Buffer = Buffer.alloc(0);
+
 const flag = {
   binary: 1 << 0,
   autoFragment: 1 << 1,
@@ -182,7 +191,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   declare wrCompress: boolean;
 
   // ---- read side ----
-  rdBuf: Buffer = Buffer.allocUnsafe(0);
+  /** The bytes being parsed, `[rdPos, rdEnd)` not yet consumed: our own buffer, or a chunk the next layer lent. */
+  rdBuf: Buffer = NO_BYTES;
   rdPos = 0;
   rdEnd = 0;
   /**
@@ -246,7 +256,16 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** Where options plug into the handshake (decorators, subprotocols, extensions). */
   hooks: HandshakeHooks = noHooks;
 
-  constructor(readonly next: Next) {}
+  /**
+   * The next layer when it lends the bytes it receives (`ChunkLender`: a
+   * TCP or TLS stream): reads then parse frames in Node's own buffers, with
+   * no copy into `rdBuf` first and no read buffer kept while idle.
+   */
+  readonly lender: ChunkLender | null;
+
+  constructor(readonly next: Next) {
+    this.lender = isChunkLender(next) ? next : null;
+  }
 
   getExecutor(): Executor {
     return this.next.getExecutor();
@@ -491,13 +510,24 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
       this.rdSize = Math.min(this.rdSize * 2, this.opts.readBufferBytes);
   }
 
-  /** Releases the read buffer when it holds nothing (memory per idle connection). */
+  /**
+   * Releases the read buffer when it holds nothing (memory per idle
+   * connection): a large one, or any when the next layer lends its bytes
+   * (the next read needs no buffer of ours).
+   */
   shrinkReadBuffer(): void {
     if (this.rdPos === this.rdEnd) {
       this.rdPos = 0;
       this.rdEnd = 0;
-      if (this.rdBuf.length > this.opts.readBufferBytes) this.rdBuf = Buffer.allocUnsafe(0);
+      if (this.lender !== null || this.rdBuf.length > this.opts.readBufferBytes) this.rdBuf = NO_BYTES;
     }
+  }
+
+  /** Parses `chunk`, lent by the next layer, from now on (the read buffer held nothing). */
+  useLentChunk(chunk: Buffer): void {
+    this.rdBuf = chunk;
+    this.rdPos = 0;
+    this.rdEnd = chunk.length;
   }
 
   /** Bytes already read from the next layer that belong to the websocket (handshake leftovers). */

@@ -31,7 +31,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer, MutableBufferSequence } from '@tsio/net';
-import { BufferOverflowError } from '@tsio/net';
+import { BufferOverflowError, type LendHandler, lendSome } from '@tsio/net';
 import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
@@ -78,6 +78,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private generation = 0;
   /** The socket read's handler: a bound method, not an arrow (no closure context kept per stream). */
   private readonly onRead: (ec: ErrorCode | null, n: number) => void;
+  /** The lending read's handler (a bound method); made on first use, a TestStream never lends. */
+  private onLend: LendHandler | null = null;
   /** Made on first use: most reads never read straight into the caller's buffer. */
   private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   private directView: Uint8Array | null = null;
@@ -159,7 +161,23 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   private readMore(): void {
     const impl = this.impl;
+    const lender = impl.lender;
+    if (lender !== null && impl.rdPos === impl.rdEnd) {
+      // Nothing buffered: parse the next bytes where Node put them (no copy into rdBuf).
+      impl.shrinkReadBuffer();
+      this.onLend ??= this.afterLend.bind(this);
+      lender[lendSome](this.bind(this.onLend));
+      return;
+    }
     impl.next.readSome(impl.prepareRead(), this.bind(this.onRead));
+  }
+
+  private afterLend(ec: ErrorCode | null, chunk: Buffer): void {
+    if (ec) return this.ioError(ec);
+    const impl = this.impl;
+    impl.noteReceived();
+    impl.useLentChunk(chunk);
+    this.loop();
   }
 
   private afterRead(ec: ErrorCode | null, n: number): void {

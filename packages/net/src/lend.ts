@@ -1,0 +1,36 @@
+import type { ErrorCode } from '@tsio/completion-token';
+
+/**
+ * The key of an optional stream method that lends received bytes instead of
+ * copying them (`ChunkLender`). `TcpStream` and `SslStream` have it.
+ */
+export const lendSome: unique symbol = Symbol.for('tsio.lendSome');
+
+/** What a lending read completes with: the bytes when `ec` is null (`chunk` means nothing otherwise). */
+export type LendHandler = (ec: ErrorCode | null, chunk: Buffer) => void;
+
+/**
+ * A stream that can lend the bytes it has received — a tsio addition to
+ * Asio's stream concepts. `[lendSome](handler)` is `readSome` without a
+ * destination: it completes with the next bytes received, at least one, as
+ * a `Buffer` that belongs to the caller from then on (to keep, parse in
+ * place or modify). Everything else is `readSome`'s: never inline,
+ * cancellation, expiry, `eof`.
+ *
+ * Node hands a socket's bytes over in buffers of its own; a layer that
+ * parses them where they are (a WebSocket stream reading frames) saves the
+ * copy into a read buffer of its own, and an idle connection keeps no read
+ * buffer at all.
+ */
+export interface ChunkLender {
+  [lendSome](handler: LendHandler): void;
+}
+
+/** Whether `stream` can lend its received bytes (`ChunkLender`). */
+export function isChunkLender(stream: unknown): stream is ChunkLender {
+  return (
+    typeof stream === 'object' &&
+    stream !== null &&
+    typeof (stream as Partial<ChunkLender>)[lendSome] === 'function'
+  );
+}

@@ -1,0 +1,127 @@
+/*
+ * Reads over a stream that lends its bytes (TcpStream, a ChunkLender): the
+ * frames are parsed in Node's own buffers, and bytes of a frame split
+ * across buffers go through the stream's own read buffer. Real TCP, with a
+ * raw client that cuts its bytes wherever the property says.
+ */
+import { connect, createServer, type Socket } from 'node:net';
+import type { ErrorCode } from '@tsio/completion-token';
+import { FlatBuffer, isChunkLender, TcpStream } from '@tsio/net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
+import { Opcode } from '../src/detail/rfc6455.js';
+import { Stream } from '../src/index.js';
+import { frame, KEY } from './helpers.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A server-side Stream over TcpStream, accepted, and the raw client socket past the 101 response. */
+async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
+  let onStream: (ws: Stream<TcpStream>) => void = () => {};
+  const got = new Promise<Stream<TcpStream>>((r) => (onStream = r));
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+    const tcp = new TcpStream(s);
+    cleanups.push(() => tcp.close());
+    onStream(new Stream(tcp));
+  });
+  cleanups.push(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  const raw = await new Promise<Socket>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+    s.on('error', () => {});
+  });
+  raw.setNoDelay(true);
+  cleanups.push(() => raw.destroy());
+  const ws = await got;
+  const head = new Promise<void>((resolve) => {
+    let acc = '';
+    const onData = (d: Buffer) => {
+      acc += d.toString('latin1');
+      if (acc.includes('\r\n\r\n')) {
+        raw.off('data', onData);
+        resolve();
+      }
+    };
+    raw.on('data', onData);
+  });
+  const accepted = new Promise<ErrorCode | null>((r) => ws.asyncAccept((ec: ErrorCode | null) => r(ec)));
+  raw.write(validRequest(new Rng(7)));
+  expect(await accepted).toBeNull();
+  await head;
+  return { ws, raw };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('reading frames lent by the next layer (TCP)', () => {
+  it('messages cut at arbitrary points arrive whole and in order; an idle stream keeps no read buffer', async () => {
+    const { ws, raw } = await acceptedPair();
+    expect(isChunkLender(ws.nextLayer())).toBe(true);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 3000 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        fc.boolean(),
+        async (payloads, cuts, withPing) => {
+          const frames = payloads.map((p, i) =>
+            frame({ opcode: Opcode.binary, payload: p, mask: i % 2 ? KEY : Uint8Array.of(9, 8, 7, 6) }),
+          );
+          // A ping before the last message: handled inside its read, answered with a pong.
+          if (withPing)
+            frames.splice(frames.length - 1, 0, frame({ opcode: Opcode.ping, payload: 'p', mask: KEY }));
+          const wire = Buffer.concat(frames);
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((x, y) => x - y);
+          const sending = (async () => {
+            let from = 0;
+            for (const at of [...points, wire.length]) {
+              if (at > from) raw.write(wire.subarray(from, at));
+              from = at;
+              // Apart in time, so that the pieces usually arrive as separate chunks.
+              await pause(2);
+            }
+          })();
+          for (const p of payloads) {
+            const buffer = new FlatBuffer();
+            const n = await ws.asyncRead(buffer);
+            expect(n).toBe(p.length);
+            expect(Buffer.from(buffer.data() as Uint8Array).equals(Buffer.from(p))).toBe(true);
+          }
+          await sending;
+          // Everything sent was read: the stream holds no buffer of its own or of Node's.
+          expect(ws.impl.rdEnd - ws.impl.rdPos).toBe(0);
+          expect(ws.impl.rdBuf.length).toBe(0);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('several frames in one chunk are each read from it; a frame split over chunks is reassembled', async () => {
+    const { ws, raw } = await acceptedPair();
+    const a = frame({ opcode: Opcode.text, payload: 'first', mask: KEY });
+    const b = frame({ opcode: Opcode.text, payload: 'second', mask: KEY });
+    const c = frame({ opcode: Opcode.text, payload: 'x'.repeat(300), mask: KEY });
+    // a, b and the first 10 bytes of c in one write; the rest of c later.
+    raw.write(Buffer.concat([a, b, c.subarray(0, 10)]));
+    const texts: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const buffer = new FlatBuffer();
+      await ws.asyncRead(buffer);
+      texts.push(Buffer.from(buffer.data() as Uint8Array).toString());
+    }
+    const third = new FlatBuffer();
+    const reading = ws.asyncRead(third);
+    await pause(20);
+    raw.write(c.subarray(10));
+    await reading;
+    texts.push(Buffer.from(third.data() as Uint8Array).toString());
+    expect(texts).toEqual(['first', 'second', 'x'.repeat(300)]);
+    expect(ws.impl.rdBuf.length).toBe(0);
+  });
+});
