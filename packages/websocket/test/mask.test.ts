@@ -5,6 +5,7 @@ import {
   hasWasmMask,
   mask,
   maskCopy,
+  maskCopyRange,
   maskInto,
   maskJs,
   maskRange,
@@ -159,5 +160,43 @@ describe('maskCopy', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('maskCopyRange', () => {
+  it('writes src[srcOffset, +n) masked into dst at dstOffset, both paths, sizes repeated and changing, leaving src and the rest of dst alone (fast-check)', () => {
+    for (const threshold of [128, Number.POSITIVE_INFINITY]) {
+      setWasmMaskThreshold(threshold);
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 0, maxLength: 1500 }),
+          fc.nat(),
+          fc.nat(),
+          fc.integer({ min: 0, max: 20 }),
+          fc.uint8Array({ minLength: 4, maxLength: 4 }),
+          fc.integer({ min: 0, max: 7 }),
+          (bytes, a, b, dstOffset, k, phase) => {
+            const src = Buffer.from(bytes);
+            const srcOffset = bytes.length === 0 ? 0 : a % bytes.length;
+            const n = (b % (bytes.length - srcOffset + 1)) | 0;
+            const before = Buffer.from(src);
+            const dst = new Uint8Array(dstOffset + n + 5).fill(0x5a);
+            // Twice: the second call reuses the module memory's output view for the same size.
+            for (let round = 0; round < 2; round++) {
+              dst.fill(0x5a);
+              const after = maskCopyRange(dst, dstOffset, src, srcOffset, n, k, phase);
+              expect(after).toBe((phase + n) & 3);
+              expect([...dst.subarray(dstOffset, dstOffset + n)]).toEqual([
+                ...naive(src.subarray(srcOffset, srcOffset + n), k, phase & 3),
+              ]);
+              expect(dst.subarray(0, dstOffset).every((x) => x === 0x5a)).toBe(true);
+              expect(dst.subarray(dstOffset + n).every((x) => x === 0x5a)).toBe(true);
+            }
+            expect(src.equals(before)).toBe(true);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    }
   });
 });

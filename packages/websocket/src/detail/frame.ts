@@ -12,7 +12,7 @@
  *   then:   4-byte masking key if MASK = 1
  */
 import type { WsErrorName } from './error-names.js';
-import { maskInto, maskRange } from './mask.js';
+import { maskCopyRange, maskInto, maskRange } from './mask.js';
 import { type CloseReason, closeCode, isValidCloseCode, maxCloseReasonBytes, Opcode } from './rfc6455.js';
 import { isValidUtf8 } from './utf8.js';
 
@@ -320,18 +320,17 @@ export class FrameParser {
         } else {
           for (let i = start, j = dstOffset; i < end2; i++, j++) dst[j] = buf[i] as number;
         }
+      } else if (this.header.masked) {
+        this.phase = Buffer.isBuffer(buf)
+          ? maskCopyRange(dst, dstOffset, buf, start, n, keyBytes(this.header), this.phase)
+          : maskInto(
+              dst.subarray(dstOffset, dstOffset + n),
+              buf.subarray(start, start + n),
+              keyBytes(this.header),
+              this.phase,
+            );
       } else {
-        const src = buf.subarray(start, start + n);
-        if (this.header.masked) {
-          this.phase = maskInto(
-            dst.subarray(dstOffset, dstOffset + n),
-            src,
-            keyBytes(this.header),
-            this.phase,
-          );
-        } else {
-          dst.set(src, dstOffset);
-        }
+        dst.set(buf.subarray(start, start + n), dstOffset);
       }
       this.remaining -= n;
     }
