@@ -80,7 +80,8 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
   }
 
   /** Completes the operation: posted if still inside `begin`, else dispatched; exactly once. */
-  complete(ec: ErrorCode | null, ...values: V): void {
+  complete(ec: ErrorCode | null, ...values: V): void;
+  complete(ec: ErrorCode | null, value?: unknown, ..._more: unknown[]): void {
     if (this.opCompleted || this.opHandler === null)
       throw new Error('tsio: a composed operation completed twice');
     this.opCompleted = true;
@@ -88,9 +89,12 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     this.opIoExecutor.onWorkFinished();
     this.opParentSlot?.clear();
     this.opEc = ec;
-    const argc = values.length + 1;
+    // `arguments` rather than a rest parameter: no array per completion for the usual one value.
+    // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
+    const argc = arguments.length;
     this.opArgc = argc;
-    this.opValue = argc <= 2 ? values[0] : values;
+    // biome-ignore lint/complexity/noArguments: several values are rare; avoid a rest array for one
+    this.opValue = argc <= 2 ? value : Array.prototype.slice.call(arguments, 1);
     deliver(this, this.opExecutor, this.opInitiating, this.opHandler);
   }
 
