@@ -189,10 +189,11 @@ export class Completion implements Runnable {
   argc = 0;
 
   constructor(
-    readonly handler: CompletionHandler<unknown[]>,
+    /** Not readonly: an I/O object may reuse a completed record for its next operation (net's lending reads). */
+    public handler: CompletionHandler<unknown[]>,
     /** The handler's associated executor. */
-    readonly ex: Executor,
-    readonly slot: CancellationSlot | undefined,
+    public ex: Executor,
+    public slot: CancellationSlot | undefined,
   ) {}
 
   /** Completes with `(ec, value)`: posted while initiating, else dispatched; exactly once. */

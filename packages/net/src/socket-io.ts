@@ -90,7 +90,49 @@ export class SocketOp extends Completion {
     const h = handler as CompletionHandler<unknown[]>;
     super(h, getAssociatedExecutor(h, ioExecutor), getAssociatedCancellationSlot(h));
   }
+
+  /** @internal A spare lending read made ready for `handler` (see `spareLends`). */
+  reuse(handler: CompletionHandler<[number]>, ioExecutor: Executor): this {
+    const h = handler as CompletionHandler<unknown[]>;
+    this.handler = h;
+    this.ex = getAssociatedExecutor(h, ioExecutor);
+    this.slot = getAssociatedCancellationSlot(h);
+    this.initiating = true;
+    this.done = false;
+    this.ec = null;
+    this.state = 'waiting';
+    return this;
+  }
+
+  override run(): void {
+    // A socket operation always completes with (ec, value).
+    const h = this.handler;
+    const ec = this.ec;
+    const v = this.value;
+    this.value = undefined;
+    // A lending read is referenced by nothing once it runs (its queue entry,
+    // its slot handler are gone): it becomes a spare before the handler,
+    // which usually starts the next read, runs.
+    if (this.views === null && spareLends.length < MAX_SPARE_LENDS) {
+      this.handler = noHandler;
+      this.slot = undefined;
+      spareLends.push(this);
+    }
+    h(ec, v);
+  }
 }
+
+function noHandler(): void {}
+
+/**
+ * Completed lending reads, kept for the next one on any socket, so that a
+ * read per message allocates no operation. Only lending reads are reused:
+ * a write may still be referenced by a socket write callback after it
+ * completed (cancelled while in flight); a read's references (the pending
+ * queue, its cancellation slot) are all gone once it completes.
+ */
+const spareLends: SocketOp[] = [];
+const MAX_SPARE_LENDS = 64;
 
 type Op = SocketOp;
 
@@ -149,7 +191,10 @@ export function startSocketOp(
   noIo: ErrorCode,
 ): void {
   // A lending read (`buffers` null) has no destination; its size only needs to be non-zero.
-  const op = new SocketOp(handler, ioExecutor, buffers, buffers === null ? 1 : bufferBytes(buffers));
+  const op =
+    buffers === null
+      ? (spareLends.pop()?.reuse(handler, ioExecutor) ?? new SocketOp(handler, ioExecutor, null, 1))
+      : new SocketOp(handler, ioExecutor, buffers, bufferBytes(buffers));
   try {
     if (io === null) op.complete(noIo, 0);
     else if (write) io.writeSome(op);

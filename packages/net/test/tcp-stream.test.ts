@@ -648,6 +648,36 @@ describe('TcpStream lending reads (ChunkLender)', () => {
     expect((await lend(stream))[0]).toBe(error.eof);
   });
 
+  it('completed lending reads are reused across sockets without mixing their bytes or handlers', async () => {
+    const a = await connected();
+    const b = await connected();
+    const got = { a: '', b: '' };
+    for (let i = 0; i < 50; i++) {
+      const pa = lend(a.stream);
+      const pb = lend(b.stream);
+      // A cancelled read in between: its record must not be completed again later.
+      if (i % 10 === 5) {
+        a.stream.cancel();
+        expect((await pa)[0]).toBe(error.operationAborted);
+        b.peer.write(`b${i},`);
+        const [ec, chunk] = await pb;
+        expect(ec).toBeNull();
+        got.b += chunk.toString();
+        continue;
+      }
+      a.peer.write(`a${i},`);
+      b.peer.write(`b${i},`);
+      const [[ea, ca], [eb, cb]] = await Promise.all([pa, pb]);
+      expect([ea, eb]).toEqual([null, null]);
+      got.a += ca.toString();
+      got.b += cb.toString();
+    }
+    const expected = (p: string, skip: boolean) =>
+      Array.from({ length: 50 }, (_, i) => (skip && i % 10 === 5 ? '' : `${p}${i},`)).join('');
+    expect(got.a).toBe(expected('a', true));
+    expect(got.b).toBe(expected('b', false));
+  });
+
   it('a lending read started without a connection fails with notConnected', async () => {
     const [ec] = await lend(new TcpStream());
     expect(ec).toBe(error.notConnected);
