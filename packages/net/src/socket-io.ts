@@ -79,24 +79,33 @@ let slabUsed = 0;
 export class SocketOp extends Completion {
   /** Writes: 'waiting' for room (nothing transferred yet), 'sent' to the socket; reads stay 'waiting'. */
   state: 'waiting' | 'sent' | 'done' = 'waiting';
+  /** Handed to the socket with a write callback, which may still refer to it after it completed. */
+  handedOff = false;
 
   constructor(
     handler: CompletionHandler<[number]>,
     ioExecutor: Executor,
     /** The caller's buffers: one view as it is (no array around it), or the sequence; null for a lending read. */
-    readonly views: Views | null,
-    readonly bytes: number,
+    public views: Views | null,
+    public bytes: number,
   ) {
     const h = handler as CompletionHandler<unknown[]>;
     super(h, getAssociatedExecutor(h, ioExecutor), getAssociatedCancellationSlot(h));
   }
 
-  /** @internal A spare lending read made ready for `handler` (see `spareLends`). */
-  reuse(handler: CompletionHandler<[number]>, ioExecutor: Executor): this {
+  /** @internal A spare operation made ready for `handler` (see `spareOps`). */
+  reuse(
+    handler: CompletionHandler<[number]>,
+    ioExecutor: Executor,
+    views: Views | null,
+    bytes: number,
+  ): this {
     const h = handler as CompletionHandler<unknown[]>;
     this.handler = h;
     this.ex = getAssociatedExecutor(h, ioExecutor);
     this.slot = getAssociatedCancellationSlot(h);
+    this.views = views;
+    this.bytes = bytes;
     this.initiating = true;
     this.done = false;
     this.ec = null;
@@ -110,29 +119,30 @@ export class SocketOp extends Completion {
     const ec = this.ec;
     const v = this.value;
     this.value = undefined;
-    // A lending read is referenced by nothing once it runs (its queue entry,
-    // its slot handler are gone): it becomes a spare before the handler,
-    // which usually starts the next read, runs.
-    if (this.views === null && spareLends.length < MAX_SPARE_LENDS) {
+    // Once it runs, an operation never handed to the socket is referenced by
+    // nothing (its queue entry and slot handler are gone): it becomes a spare
+    // before the handler — which usually starts the next one — runs.
+    if (!this.handedOff && spareOps.length < MAX_SPARE_OPS) {
       this.handler = noHandler;
       this.slot = undefined;
-      spareLends.push(this);
+      this.views = noViews;
+      spareOps.push(this);
     }
     h(ec, v);
   }
 }
 
 function noHandler(): void {}
+const noViews: Views = Object.freeze([]) as unknown as Views;
 
 /**
- * Completed lending reads, kept for the next one on any socket, so that a
- * read per message allocates no operation. Only lending reads are reused:
- * a write may still be referenced by a socket write callback after it
- * completed (cancelled while in flight); a read's references (the pending
- * queue, its cancellation slot) are all gone once it completes.
+ * Completed socket operations, kept for the next one on any socket, so that
+ * a read or a small write per message allocates no operation object. A
+ * write handed to the socket with a callback is never reused: the callback
+ * may still run after the operation completed (cancelled while in flight).
  */
-const spareLends: SocketOp[] = [];
-const MAX_SPARE_LENDS = 64;
+const spareOps: SocketOp[] = [];
+const MAX_SPARE_OPS = 64;
 
 type Op = SocketOp;
 
@@ -191,10 +201,12 @@ export function startSocketOp(
   noIo: ErrorCode,
 ): void {
   // A lending read (`buffers` null) has no destination; its size only needs to be non-zero.
+  const bytes = buffers === null ? 1 : bufferBytes(buffers);
+  const spare = spareOps.pop();
   const op =
-    buffers === null
-      ? (spareLends.pop()?.reuse(handler, ioExecutor) ?? new SocketOp(handler, ioExecutor, null, 1))
-      : new SocketOp(handler, ioExecutor, buffers, bufferBytes(buffers));
+    spare !== undefined
+      ? spare.reuse(handler, ioExecutor, buffers, bytes)
+      : new SocketOp(handler, ioExecutor, buffers, bytes);
   try {
     if (io === null) op.complete(noIo, 0);
     else if (write) io.writeSome(op);
@@ -596,6 +608,7 @@ export class SocketIo {
         return;
       }
       op.state = 'sent';
+      op.handedOff = true;
       this.closeBatchSegment();
       for (let i = 0, count = viewCount(views); i < count; i++) {
         const v = viewAt(views, i);

@@ -678,6 +678,40 @@ describe('TcpStream lending reads (ChunkLender)', () => {
     expect(got.b).toBe(expected('b', false));
   });
 
+  it('a large write cancelled in flight is never reused: its late socket callback completes nothing else', async () => {
+    const { stream, peer } = await connected();
+    peer.pause();
+    // Larger than COPY_WRITE_LIMIT: handed to the socket as it is, with a write callback.
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    const signal = new CancellationSignal();
+    const inFlight = stream.writeSome(big, bindCancellationSlot(signal.slot(), asTuple()));
+    await new Promise((r) => setTimeout(r, 20));
+    signal.emit(cancellationType.terminal);
+    expect((await inFlight)[0]).toBe(error.operationAborted);
+    // The next operation takes a spare record if there is one. It must not be the
+    // cancelled write's, whose socket callback runs once the peer reads.
+    let readDone = false;
+    const pending = lend(stream).then((r) => {
+      readDone = true;
+      return r;
+    });
+    const drained = new Promise<void>((resolve) => {
+      let total = 0;
+      peer.on('data', (d: Buffer) => {
+        total += d.length;
+        if (total >= big.length) resolve();
+      });
+    });
+    peer.resume();
+    await drained;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(readDone).toBe(false);
+    peer.write('after');
+    const [ec, chunk] = await pending;
+    expect(ec).toBeNull();
+    expect(chunk.toString()).toBe('after');
+  });
+
   it('a lending read started without a connection fails with notConnected', async () => {
     const [ec] = await lend(new TcpStream());
     expect(ec).toBe(error.notConnected);
