@@ -313,6 +313,29 @@ describe('cancellation specifics', () => {
     expect(inline).toBe(false);
   });
 
+  it('one signal for many concurrent operations: no listener-leak warning, abort cancels them all, completed ones are forgotten', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const ctrl = new AbortController();
+      // Twenty that complete on their own, then twenty left pending and aborted together.
+      const done = await Promise.all(
+        Array.from({ length: 20 }, () => asyncOp('later', withAbortSignal(ctrl.signal))),
+      );
+      expect(done).toEqual(Array(20).fill(42));
+      const pending = Array.from({ length: 20 }, () =>
+        asyncOp('pending', withAbortSignal(ctrl.signal)).catch((e: SystemError) => e.code),
+      );
+      ctrl.abort();
+      expect(await Promise.all(pending)).toEqual(Array(20).fill(error.operationAborted));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((n) => n === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('cancelAfter cancels a pending operation and clears its timer on completion', async () => {
     await expect(asyncOp('pending', cancelAfter(5))).rejects.toMatchObject({ code: error.operationAborted });
     await expect(asyncOp('later', cancelAfter(1000))).resolves.toBe(42);
