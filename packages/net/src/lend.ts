@@ -1,4 +1,5 @@
 import type { ErrorCode } from '@tsio/completion-token';
+import type { ConstBufferSequence } from './buffer.js';
 
 /**
  * The key of an optional stream method that lends received bytes instead of
@@ -32,5 +33,33 @@ export function isChunkLender(stream: unknown): stream is ChunkLender {
     typeof stream === 'object' &&
     stream !== null &&
     typeof (stream as Partial<ChunkLender>)[lendSome] === 'function'
+  );
+}
+
+/**
+ * The key of an optional stream method that writes at once when it can
+ * (`SpeculativeWriter`). `TcpStream` and `SslStream` have it.
+ */
+export const writeNow: unique symbol = Symbol.for('tsio.writeNow');
+
+/**
+ * A stream that can take bytes synchronously — Asio's speculative write
+ * (reactive_socket_service tries a non-blocking send before it waits), as a
+ * method: `[writeNow](buffers, bytes)` takes all `bytes` of `buffers` and
+ * returns `bytes` when a `writeSome` of them would complete at once,
+ * otherwise takes nothing and returns 0 (then use `writeSome`). A composed
+ * operation uses it to skip the intermediate completion it would
+ * otherwise wait for; its own completion still follows the never-inline rule.
+ */
+export interface SpeculativeWriter {
+  [writeNow](buffers: ConstBufferSequence, bytes: number): number;
+}
+
+/** Whether `stream` can write synchronously when it has room (`SpeculativeWriter`). */
+export function isSpeculativeWriter(stream: unknown): stream is SpeculativeWriter {
+  return (
+    typeof stream === 'object' &&
+    stream !== null &&
+    typeof (stream as Partial<SpeculativeWriter>)[writeNow] === 'function'
   );
 }

@@ -578,6 +578,19 @@ export class SocketIo {
     this.pumpWrites();
   }
 
+  /**
+   * A speculative write: takes `views` now, copied into the batch, when a
+   * `writeSome` of them would complete at once; returns the bytes taken
+   * (all or 0). Everything that would make `writeSome` wait or fail returns
+   * 0, and the caller then uses `writeSome`, which reports it.
+   */
+  trySend(views: Views, bytes: number): number {
+    if (bytes === 0 || bytes > COPY_WRITE_LIMIT || this.writes.length !== 0) return 0;
+    if (this.owner.expired() || this.writeError() !== null || !this.hasRoom()) return 0;
+    this.copyIn(views, bytes);
+    return bytes;
+  }
+
   private writeError(): ErrorCode | null {
     if (this.failure) return this.failure;
     if (this.closed) return error.badDescriptor;

@@ -14,7 +14,7 @@ import {
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import { type LendHandler, lendSome } from './lend.js';
+import { type LendHandler, lendSome, writeNow } from './lend.js';
 import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
 import type { TcpStream } from './tcp-stream.js';
 
@@ -200,6 +200,11 @@ export class SslStream<Next extends TcpStream = TcpStream> {
     getAssociatedCancellationSlot(handler)?.assign((t) => {
       if (t & cancellationType.terminal) abort(error.operationAborted);
     });
+  }
+
+  /** A speculative write (`SpeculativeWriter`): all `bytes` taken now, or 0 and nothing taken. */
+  [writeNow](buffers: ConstBufferSequence, bytes: number): number {
+    return this.io === null ? 0 : this.io.trySend(buffers, bytes);
   }
 
   /**

@@ -16,7 +16,7 @@ import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } fr
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
-import { type LendHandler, lendSome } from './lend.js';
+import { type LendHandler, lendSome, writeNow } from './lend.js';
 import type { ShutdownType } from './socket-base.js';
 import { type IoOwner, initiateSocketOp, SocketIo, startSocketOp } from './socket-io.js';
 
@@ -278,6 +278,11 @@ export class TcpStream implements IoOwner {
   }
 
   // ---- reading and writing ------------------------------------------------
+
+  /** A speculative write (`SpeculativeWriter`): all `bytes` taken now, or 0 and nothing taken. */
+  [writeNow](buffers: ConstBufferSequence, bytes: number): number {
+    return this.io === null || this.upper !== null ? 0 : this.io.trySend(buffers, bytes);
+  }
 
   /**
    * Lends the next bytes received instead of copying them (`ChunkLender`):

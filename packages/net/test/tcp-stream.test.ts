@@ -15,7 +15,7 @@ import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
-import { isChunkLender, lendSome } from '../src/lend.js';
+import { isChunkLender, isSpeculativeWriter, lendSome, writeNow } from '../src/lend.js';
 import { READ_AHEAD_LIMIT, setCloseLinger } from '../src/socket-io.js';
 import { TcpStream } from '../src/tcp-stream.js';
 import { TestStream } from '../src/test-stream.js';
@@ -715,5 +715,43 @@ describe('TcpStream lending reads (ChunkLender)', () => {
   it('a lending read started without a connection fails with notConnected', async () => {
     const [ec] = await lend(new TcpStream());
     expect(ec).toBe(error.notConnected);
+  });
+});
+
+describe('TcpStream speculative writes (SpeculativeWriter)', () => {
+  it('takes small writes at once and in order with writeSome; refuses (0, nothing taken) when a write would wait or fail', async () => {
+    const { stream, peer } = await connected();
+    expect(isSpeculativeWriter(stream)).toBe(true);
+    expect(isSpeculativeWriter(new TestStream())).toBe(false);
+    const received = readAll(peer);
+    const parts: string[] = [];
+    const w = (s: string) => {
+      parts.push(s);
+      return stream[writeNow](Buffer.from(s), Buffer.byteLength(s));
+    };
+    expect(w('one,')).toBe(4);
+    const viaWriteSome = stream.writeSome(Buffer.from('two,'));
+    parts.push('two,');
+    expect(w('three,')).toBe(6);
+    expect(await viaWriteSome).toBe(4);
+    // Zero bytes and more than the copy limit: never taken at once.
+    expect(stream[writeNow](Buffer.alloc(0), 0)).toBe(0);
+    expect(stream[writeNow](Buffer.alloc(64 * 1024), 64 * 1024)).toBe(0);
+    // Above the socket's high-water mark: nothing taken.
+    peer.pause();
+    const big = Buffer.alloc(16 * 1024, 120);
+    let refused = false;
+    for (let i = 0; i < 1000 && !refused; i++) {
+      if (stream[writeNow](big, big.length) === 0) refused = true;
+      else parts.push(big.toString('latin1'));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(refused).toBe(true);
+    peer.resume();
+    stream.shutdown('send');
+    expect((await received).toString('latin1')).toBe(parts.join(''));
+    // After the send side is shut, and without a connection: refused.
+    expect(w('late')).toBe(0);
+    expect(new TcpStream()[writeNow](Buffer.from('x'), 1)).toBe(0);
   });
 });

@@ -12,6 +12,7 @@ import {
   type ChunkLender,
   defineFlagAccessors,
   isChunkLender,
+  isSpeculativeWriter,
 } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { FrameParser, headerSize, serializeHeader } from './detail/frame.js';
@@ -92,6 +93,7 @@ const flag = {
   idlePinged: 1 << 13,
   timedOut: 1 << 14,
   failedReported: 1 << 15,
+  canWriteNow: 1 << 16,
 } as const;
 
 /** A stream without options hooked in (a bare StreamImpl in tests). */
@@ -263,8 +265,12 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
    */
   readonly lender: ChunkLender | null;
 
+  /** The next layer writes synchronously when it has room (`SpeculativeWriter`: a TCP or TLS stream). */
+  declare readonly canWriteNow: boolean;
+
   constructor(readonly next: Next) {
     this.lender = isChunkLender(next) ? next : null;
+    if (isSpeculativeWriter(next)) this.flags |= flag.canWriteNow;
   }
 
   getExecutor(): Executor {

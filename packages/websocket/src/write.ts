@@ -18,7 +18,7 @@ import {
   launch,
   error as netError,
 } from '@tsio/completion-token';
-import { type AsyncStream, bufferBytes } from '@tsio/net';
+import { type AsyncStream, bufferBytes, type SpeculativeWriter, writeNow } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
 import { headerSize, serializeHeader } from './detail/frame.js';
 import { generateMaskKey, maskCopy } from './detail/mask.js';
@@ -131,6 +131,13 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
         ? this.maskedFrame(opcode, frameFin, rsv1, bytes, len)
         : this.unmaskedFrame(opcode, frameFin, rsv1, bytes, len);
     this.frameLeft = bufferBytes(this.frame);
+    // A message's first frame is offered to a next layer that can take it at
+    // once (Asio's speculative write): no intermediate completion to wait
+    // for. Only the first, so a long run of fragments cannot recurse.
+    if (this.sent === 0 && impl.canWriteNow) {
+      const n = (impl.next as unknown as SpeculativeWriter)[writeNow](this.frame, this.frameLeft);
+      if (n > 0) return this.afterWrite(null, n);
+    }
     // Straight to the next layer's writeSome rather than through `writeAll`: no
     // per-frame closure or filtered array (partial writes are handled in afterWrite).
     impl.next.writeSome(this.frame, this.bind(this.onWritten));

@@ -124,4 +124,34 @@ describe('reading frames lent by the next layer (TCP)', () => {
     expect(texts).toEqual(['first', 'second', 'x'.repeat(300)]);
     expect(ws.impl.rdBuf.length).toBe(0);
   });
+
+  it('writes taken at once by the socket still complete never inline, exactly once, in order', async () => {
+    const { ws, raw } = await acceptedPair();
+    const got: Buffer[] = [];
+    raw.on('data', (d: Buffer) => got.push(d));
+    const order: number[] = [];
+    let returned = false;
+    let inline = false;
+    const writes = [0, 1, 2].map(
+      (i) =>
+        new Promise<void>((resolve) => {
+          const onDone = (ec: ErrorCode | null, n: number) => {
+            inline ||= !returned;
+            expect(ec).toBeNull();
+            expect(n).toBe(1);
+            order.push(i);
+            resolve();
+          };
+          if (i === 0) ws.asyncWrite(Buffer.from('a'), onDone);
+          else setImmediate(() => ws.asyncWrite(Buffer.from(String.fromCharCode(97 + i)), onDone));
+        }),
+    );
+    returned = true;
+    await Promise.all(writes);
+    expect(inline).toBe(false);
+    expect(order).toEqual([0, 1, 2]);
+    await pause(20);
+    // Three unmasked text frames: 81 01 'a', 81 01 'b', 81 01 'c'.
+    expect(Buffer.concat(got).toString('hex')).toBe('810161810162810163');
+  });
 });
