@@ -161,7 +161,7 @@ export interface SocketOpStarter {
   /** @internal Starts one with a concrete handler (`startSocketOp` on its current `SocketIo`). */
   startIo(
     write: boolean,
-    buffers: ConstBufferSequence | MutableBufferSequence,
+    buffers: ConstBufferSequence | MutableBufferSequence | null,
     handler: CompletionHandler<[number]>,
   ): void;
 }

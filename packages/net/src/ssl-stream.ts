@@ -212,20 +212,16 @@ export class SslStream<Next extends TcpStream = TcpStream> {
    * a `readSome` whose completion carries Node's own buffer.
    */
   [lendSome](handler: LendHandler): void {
-    startSocketOp(
-      this.io,
-      false,
-      null,
-      handler as unknown as CompletionHandler<[number]>,
-      this.getExecutor(),
-      error.notConnected,
-    );
+    this.startIo(false, null, handler as unknown as CompletionHandler<[number]>);
   }
 
-  /** @internal Starts a readSome (`write` false) or writeSome on the socket; never completes inline (`SocketOp`). */
+  /**
+   * @internal Starts a readSome (`write` false; `buffers` null: a lending
+   * read) or writeSome on the socket; never completes inline (`SocketOp`).
+   */
   startIo(
     write: boolean,
-    buffers: ConstBufferSequence | MutableBufferSequence,
+    buffers: ConstBufferSequence | MutableBufferSequence | null,
     handler: CompletionHandler<[number]>,
   ): void {
     startSocketOp(this.io, write, buffers, handler, this.getExecutor(), error.notConnected);

@@ -4,6 +4,7 @@
  * completion tracker that counts handler calls, and a bounded "let the
  * executor run" wait (no timing involved: a fixed number of event-loop turns).
  */
+import { createServer, type Socket } from 'node:net';
 import { type ErrorCode, error as netError } from '@tsio/completion-token';
 import { FailCount, TestStream, type TestStreamOptions } from '@tsio/net';
 import { Stream } from '../src/index.js';
@@ -228,4 +229,20 @@ export class ArmedFailCount extends FailCount {
   override fail(): ErrorCode | null {
     return this.armed ? super.fail() : null;
   }
+}
+
+/**
+ * A loopback server (paused sockets, half-open allowed) that hands each
+ * accepted socket to `onSocket`; resolves with its port. `cleanups` gets
+ * the server's close.
+ */
+export async function loopbackServer(
+  onSocket: (s: Socket) => void,
+  cleanups: (() => void)[],
+): Promise<number> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, onSocket);
+  cleanups.push(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : 0;
 }

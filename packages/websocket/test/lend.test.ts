@@ -4,7 +4,7 @@
  * across buffers go through the stream's own read buffer. Real TCP, with a
  * raw client that cuts its bytes wherever the property says.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { ErrorCode } from '@tsio/completion-token';
 import { FlatBuffer, isChunkLender, TcpStream } from '@tsio/net';
 import fc from 'fast-check';
@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
 import { Opcode } from '../src/detail/rfc6455.js';
 import { Stream } from '../src/index.js';
-import { frame, KEY } from './helpers.js';
+import { frame, KEY, loopbackServer } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -23,15 +23,11 @@ afterEach(() => {
 async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
   let onStream: (ws: Stream<TcpStream>) => void = () => {};
   const got = new Promise<Stream<TcpStream>>((r) => (onStream = r));
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+  const port = await loopbackServer((s) => {
     const tcp = new TcpStream(s);
     cleanups.push(() => tcp.close());
     onStream(new Stream(tcp));
-  });
-  cleanups.push(() => server.close());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
+  }, cleanups);
   const raw = await new Promise<Socket>((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
     s.on('error', () => {});

@@ -2,7 +2,7 @@
  * Security protections over real TCP (issue 9). Each test proves its
  * protection triggers: it would fail if the protection were removed.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { ErrorCode } from '@tsio/completion-token';
 import { beastError, FlatBuffer, TcpStream } from '@tsio/net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
 import { RequestType } from '../src/detail/handshake.js';
 import { ownOpts } from '../src/impl.js';
 import { error, Stream, Timeout } from '../src/index.js';
+import { loopbackServer } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -28,17 +29,13 @@ interface Accepted {
 async function pair(prepare: (ws: Stream<TcpStream>) => void = () => {}): Promise<Accepted> {
   let onStream: (ws: Stream<TcpStream>, tcp: TcpStream) => void = () => {};
   const got = new Promise<[Stream<TcpStream>, TcpStream]>((r) => (onStream = (ws, tcp) => r([ws, tcp])));
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => {
+  const port = await loopbackServer((s) => {
     const tcp = new TcpStream(s);
     const ws = new Stream(tcp);
     prepare(ws);
     cleanups.push(() => tcp.close());
     onStream(ws, tcp);
-  });
-  cleanups.push(() => server.close());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
+  }, cleanups);
   const raw = await new Promise<Socket>((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
     s.on('error', () => {});
