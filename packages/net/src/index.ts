@@ -8,7 +8,7 @@ export * from './error.js';
 export * from './flag-accessors.js';
 export * from './flat-buffer.js';
 export * from './ip.js';
-export * from './lend.js';
+export * from './stream-extensions.js';
 export * from './multi-buffer.js';
 export * from './read.js';
 export * from './read-until.js';

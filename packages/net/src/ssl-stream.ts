@@ -14,7 +14,7 @@ import {
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import { type LendHandler, lendSome, writeNow } from './lend.js';
+import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
 import type { TcpStream } from './tcp-stream.js';
 
