@@ -14,8 +14,8 @@ import {
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
+import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 import type { TcpStream } from './tcp-stream.js';
 
 /** Asio's `ssl::verify_none` / `ssl::verify_peer`. */

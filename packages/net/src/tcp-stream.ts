@@ -16,9 +16,9 @@ import { defaultExecutor, type Executor, type ExecutorOrContext, toExecutor } fr
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
-import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 import type { ShutdownType } from './socket-base.js';
 import { type IoOwner, initiateSocketOp, SocketIo, startSocketOp } from './socket-io.js';
+import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 
 function onTimer(s: TcpStream): void {
   s.onTimer();

@@ -15,8 +15,8 @@ import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
-import { isChunkLender, isSpeculativeWriter, lendSome, writeNow } from '../src/stream-extensions.js';
 import { READ_AHEAD_LIMIT, setCloseLinger } from '../src/socket-io.js';
+import { isChunkLender, isSpeculativeWriter, lendSome, writeNow } from '../src/stream-extensions.js';
 import { TcpStream } from '../src/tcp-stream.js';
 import { TestStream } from '../src/test-stream.js';
 
