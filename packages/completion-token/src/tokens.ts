@@ -141,6 +141,29 @@ export interface PassThroughToken<I> extends TokenObject {
   readonly inner: I;
 }
 
+/**
+ * An adapter token: the inner token, and how the handler it makes is
+ * wrapped. A class rather than an object literal per call: a literal with
+ * computed symbol keys and a method is built property by property, with a
+ * fresh method closure (~0.3 µs of the AbortSignal token's ~1 µs).
+ */
+class AdapterToken implements TokenObject {
+  readonly [tokenKind]: string;
+
+  constructor(
+    kind: string,
+    readonly inner: CompletionToken<unknown[]>,
+    private readonly wrap: (handler: AnyHandler) => AnyHandler,
+  ) {
+    this[tokenKind] = kind;
+  }
+
+  [asyncResult](start: Start): unknown {
+    const wrap = this.wrap;
+    return launch((handler) => start(wrap(handler)), this.inner);
+  }
+}
+
 /** Builds an adapter token from a handler transformation. */
 function adapter<K extends string, I extends CompletionToken<never>, E extends object = object>(
   kind: K,
@@ -148,15 +171,9 @@ function adapter<K extends string, I extends CompletionToken<never>, E extends o
   wrap: (handler: AnyHandler) => AnyHandler,
   extra?: E,
 ): TokenObject & { readonly [tokenKind]: K; readonly inner: I } & E {
-  const innerToken = (inner ?? usePromise) as CompletionToken<unknown[]>;
-  return {
-    [tokenKind]: kind,
-    inner: innerToken as I,
-    ...(extra as E),
-    [asyncResult](start: Start): unknown {
-      return launch((handler) => start(wrap(handler)), innerToken);
-    },
-  };
+  const token = new AdapterToken(kind, (inner ?? usePromise) as CompletionToken<unknown[]>, wrap);
+  if (extra !== undefined) Object.assign(token, extra);
+  return token as unknown as TokenObject & { readonly [tokenKind]: K; readonly inner: I } & E;
 }
 
 /** Runs `onComplete` and then `handler`, keeping the handler's associations. */
@@ -236,21 +253,33 @@ export function withAbortSignal<I extends CompletionToken<never> = UsePromise>(
   inner?: I,
   type: CancellationType = cancellationType.terminal,
 ): PassThroughToken<I> {
-  const innerToken = (inner ?? usePromise) as CompletionToken<unknown[]>;
-  return {
-    [tokenKind]: 'passThrough',
-    inner: innerToken as I,
-    [asyncResult](start: Start): unknown {
-      return launch((handler) => {
-        if (signal.aborted) {
-          abortNow(handler);
-          return;
-        }
-        const wrapped = withSource(handler, (emit) => whenAborted(signal, () => emit(type)));
-        start(wrapped);
-      }, innerToken);
-    },
-  };
+  return new AbortSignalToken(
+    signal,
+    (inner ?? usePromise) as CompletionToken<unknown[]>,
+    type,
+  ) as unknown as PassThroughToken<I>;
+}
+
+/** `withAbortSignal`'s token (a class, as `AdapterToken`: no literal with computed keys per call). */
+class AbortSignalToken implements TokenObject {
+  readonly [tokenKind] = 'passThrough';
+
+  constructor(
+    private readonly signal: AbortSignal,
+    readonly inner: CompletionToken<unknown[]>,
+    private readonly type: CancellationType,
+  ) {}
+
+  [asyncResult](start: Start): unknown {
+    const { signal, type } = this;
+    return launch((handler) => {
+      if (signal.aborted) {
+        abortNow(handler);
+        return;
+      }
+      start(withSource(handler, (emit) => whenAborted(signal, () => emit(type))));
+    }, this.inner);
+  }
 }
 
 /** Asio's `cancel_after`: cancels the operation if it has not completed after `ms` milliseconds. */
