@@ -15,7 +15,7 @@ import {
   isSpeculativeWriter,
 } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
-import { FrameParser, headerSize, serializeHeader } from './detail/frame.js';
+import { FrameParser, headerSize, writeFrameHeader } from './detail/frame.js';
 import type { RequestType, ResponseType } from './detail/handshake.js';
 import { generateMaskKey, maskInto } from './detail/mask.js';
 import { type CloseReason, closeCode } from './detail/rfc6455.js';
@@ -567,12 +567,12 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     const hlen = headerSize(len, masked);
     if (!masked) {
       const header = Buffer.allocUnsafe(hlen);
-      serializeHeader(header, { fin, rsv1, opcode, len });
+      writeFrameHeader(header, 0, fin, rsv1, opcode, len);
       return [header, ...payload];
     }
     const key = generateMaskKey();
     const out = Buffer.allocUnsafe(hlen + len);
-    serializeHeader(out, { fin, rsv1, opcode, mask: key, len });
+    writeFrameHeader(out, 0, fin, rsv1, opcode, len, key);
     let off = hlen;
     let phase = 0;
     for (const part of payload) {

