@@ -122,7 +122,7 @@ try {
           const s = await ensureServer(c);
           const res = await runChild(
             'lib/loadgen.mjs',
-            { ...params, port: s.port },
+            { ...params, port: s.port, serverPid: s.pid },
             { timeoutMs: cfg.warmupMs + cfg.durationMs + 30000 },
           );
           samples[key(cell)] ??= {};
@@ -158,6 +158,9 @@ for (const cell of cells) {
           p50us: median(xs.map((x) => x.p50us)),
           p99us: median(xs.map((x) => x.p99us)),
           clientCpu: median(xs.map((x) => x.clientCpu)),
+          serverUsPerMsg: xs.every((x) => typeof x.serverCpu === 'number' && x.messages > 0)
+            ? median(xs.map((x) => (x.serverCpu * 1e6) / x.messages))
+            : null,
         }
       : null;
   }
@@ -208,6 +211,7 @@ for (const cell of cells) {
         '',
         '',
         '',
+        '',
       ]);
       continue;
     }
@@ -222,12 +226,15 @@ for (const cell of cells) {
       wsBu === null ? '—' : fmtRatio(m.msgsPerSec, wsBu),
       fmtRatio(m.msgsPerSec, raw),
       m.clientCpu === null ? '—' : `${Math.round(m.clientCpu * 100)}%`,
+      m.serverUsPerMsg === null
+        ? '—'
+        : `${m.serverUsPerMsg < 100 ? m.serverUsPerMsg.toFixed(1) : Math.round(m.serverUsPerMsg)} µs`,
     ]);
   }
 }
 
 console.log(
-  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit)`,
+  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit);\nserver CPU/msg = the server's user+system CPU time in the window per message echoed (/proc; less noisy than msg/s)`,
 );
 console.log(
   table(
@@ -244,6 +251,7 @@ console.log(
       '×ws+bu',
       '×raw',
       'loadgen CPU',
+      'server CPU/msg',
     ],
     rows,
   ),

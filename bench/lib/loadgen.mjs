@@ -12,6 +12,7 @@
 // per message is a write of an existing buffer plus a minimal header parse of the echo.
 // Echoed payload length is always verified; content too in check mode or with verify:'content'.
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { acceptKey, deflateMessage, encodeMaskedFrame, inflateMessage, makePayload } from './frames.mjs';
@@ -327,6 +328,8 @@ async function runEcho(p) {
 
   let seconds;
   let cpu0 = null;
+  let server0 = null;
+  let serverCpu = null;
   if (checking) {
     await new Promise((resolve) => {
       finishCheck = resolve;
@@ -341,6 +344,7 @@ async function runEcho(p) {
     await new Promise((r) => setTimeout(r, p.warmupMs));
     const w0 = performance.now();
     cpu0 = process.cpuUsage();
+    server0 = processCpuSeconds(p.serverPid);
     measuring = !failure;
     await new Promise((resolve) => {
       const t = setTimeout(resolve, p.durationMs);
@@ -354,6 +358,8 @@ async function runEcho(p) {
     seconds = (performance.now() - w0) / 1000;
     const c = process.cpuUsage(cpu0);
     cpu0 = (c.user + c.system) / 1e6 / seconds;
+    const server1 = processCpuSeconds(p.serverPid);
+    serverCpu = server0 === null || server1 === null ? null : server1 - server0;
   }
   for (const st of states) st.sock.destroy();
   if (failure) throw failure;
@@ -377,8 +383,28 @@ async function runEcho(p) {
     // Fraction of one CPU the load generator used in the window: near 1.0 means the client, not
     // the server, may be the bottleneck for this cell.
     clientCpu: checking ? null : cpu0,
+    // The server's CPU seconds (user + system) in the window, when its pid was given and /proc has
+    // it: divided by the echoes, the cost per message, much less sensitive than msg/s to how much
+    // of its core the server got on a shared machine.
+    serverCpu: checking ? null : serverCpu,
   };
 }
+
+/** User + system CPU seconds of process `pid` from /proc (Linux); null without a pid or /proc. */
+function processCpuSeconds(pid) {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat's utime and stime (100 on Linux on every common arch). */
+const CLOCK_TICKS = 100;
 
 async function runIdle(p) {
   const conns = await openAll(p);
