@@ -200,3 +200,30 @@ describe('maskCopyRange', () => {
     }
   });
 });
+
+describe('mask through WebAssembly into a large buffer', () => {
+  it('agrees with a byte loop for payloads in a buffer of over 512 KiB (the scratch-copy path), at an odd offset and any phase', () => {
+    setWasmMaskThreshold(128);
+    const backing = new Uint8Array((1 << 20) + 7);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 17) & 0xff;
+    for (const [start, len, phase] of [
+      [3, (1 << 20) - 1, 0],
+      [1, 200_000, 3],
+      [5, 16 * 1024, 1],
+      [2, 16 * 1024 - 1, 2],
+    ] as const) {
+      const buf = backing.subarray(start, start + len);
+      const want = naive(buf, key, phase);
+      const after = mask(buf, key, phase);
+      expect(after).toBe((phase + len) & 3);
+      expect(Buffer.from(buf).equals(Buffer.from(want))).toBe(true);
+      // And out of place, from a Buffer into the large buffer.
+      const src = Buffer.from(want);
+      const out = maskCopyRange(backing, start, src, 0, len, key, phase);
+      expect(out).toBe((phase + len) & 3);
+      expect(
+        Buffer.from(backing.subarray(start, start + len)).equals(Buffer.from(naive(want, key, phase))),
+      ).toBe(true);
+    }
+  });
+});

@@ -98,6 +98,32 @@ export function maskJs(buf: Uint8Array, key: Uint8Array, phase = 0): number {
   return (phase + len) & 3;
 }
 
+/**
+ * A result leaves WebAssembly memory through a plain scratch array when it
+ * is large and goes into a large buffer. Copying out of the module's memory
+ * into memory that is not in cache measured ~6x slower than copying the same
+ * bytes between plain arrays (Node 20, x64: 64 KiB pieces into a 4 MiB
+ * buffer 37.7 vs 6.5 µs each; a 1 MiB payload read and unmasked in 64 KiB
+ * pieces ~800 vs ~170-280 µs), while into memory in cache the direct copy
+ * is the faster (a 64 KiB payload: 9 vs 11 µs). The size of the
+ * destination's buffer stands in for "not in cache".
+ */
+const SCRATCH_MIN = 16 * 1024;
+const COLD_BUFFER_MIN = 512 * 1024;
+const scratch = new Uint8Array(WASM_CHUNK);
+
+/** Copies the module memory's first `n` bytes to `dst` at `off`. */
+function copyOutOfWasm(w: WasmMasker, n: number, dst: Uint8Array, off: number): void {
+  const out = n === WASM_CHUNK ? w.mem : w.mem.subarray(0, n);
+  if (n < SCRATCH_MIN || dst.buffer.byteLength < COLD_BUFFER_MIN) {
+    dst.set(out, off);
+    return;
+  }
+  const s = n === WASM_CHUNK ? scratch : scratch.subarray(0, n);
+  s.set(out);
+  dst.set(s, off);
+}
+
 /** WebAssembly path; `src` and `dst` have the same length and may be the same bytes. */
 function maskWasm(w: WasmMasker, dst: Uint8Array, src: Uint8Array, key: Uint8Array, phase: number): void {
   // Every chunk is a multiple of 4 bytes long, so the key phase is the same for all chunks.
@@ -108,7 +134,7 @@ function maskWasm(w: WasmMasker, dst: Uint8Array, src: Uint8Array, key: Uint8Arr
     const n = Math.min(WASM_CHUNK, len - off);
     mem.set(off === 0 && n === len ? src : src.subarray(off, off + n), 0);
     w.mask(n, k);
-    dst.set(n === WASM_CHUNK ? mem : mem.subarray(0, n), off);
+    copyOutOfWasm(w, n, dst, off);
   }
 }
 
@@ -212,7 +238,8 @@ export function maskCopyRange(
   if (wasm !== null && n >= wasmThreshold && n <= WASM_CHUNK) {
     src.copy(wasm.mem, 0, srcOffset, srcOffset + n);
     wasm.mask(n, keyWordLE(key, phase));
-    dst.set(wasmOutput(wasm, n), dstOffset);
+    if (n < SCRATCH_MIN) dst.set(wasmOutput(wasm, n), dstOffset);
+    else copyOutOfWasm(wasm, n, dst, dstOffset);
     return (phase + n) & 3;
   }
   return maskInto(dst.subarray(dstOffset, dstOffset + n), src.subarray(srcOffset, srcOffset + n), key, phase);
