@@ -56,26 +56,47 @@ function keyWordNative(key: Uint8Array, phase: number): number {
   );
 }
 
-/** Byte loop, unrolled by the key length so no per-byte phase arithmetic is needed. */
-function maskBytes(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase: number): void {
+/**
+ * The byte loop every small range goes through: `n` bytes of `src` from
+ * `srcOffset`, masked with `key` from key index `phase`, written to `dst`
+ * from `dstOffset` (the same bytes when masking in place). Unrolled by the
+ * key length, with the key rotated to the phase once, so no per-byte phase
+ * arithmetic; no views, which cost more than masking a few dozen bytes.
+ */
+export function maskSmall(
+  dst: Uint8Array,
+  dstOffset: number,
+  src: Uint8Array,
+  srcOffset: number,
+  n: number,
+  key: Uint8Array,
+  phase: number,
+): void {
   const a = key[phase & 3]!;
   const b = key[(phase + 1) & 3]!;
   const c = key[(phase + 2) & 3]!;
   const d = key[(phase + 3) & 3]!;
-  let i = start;
-  for (const end4 = start + ((end - start) & ~3); i < end4; i += 4) {
-    buf[i]! ^= a;
-    buf[i + 1]! ^= b;
-    buf[i + 2]! ^= c;
-    buf[i + 3]! ^= d;
+  let i = srcOffset;
+  let j = dstOffset;
+  const end = srcOffset + n;
+  for (const end4 = srcOffset + (n & ~3); i < end4; i += 4, j += 4) {
+    dst[j] = src[i]! ^ a;
+    dst[j + 1] = src[i + 1]! ^ b;
+    dst[j + 2] = src[i + 2]! ^ c;
+    dst[j + 3] = src[i + 3]! ^ d;
   }
   if (i < end) {
-    buf[i]! ^= a;
-    if (++i < end) {
-      buf[i]! ^= b;
-      if (++i < end) buf[i]! ^= c;
+    dst[j] = src[i]! ^ a;
+    if (i + 1 < end) {
+      dst[j + 1] = src[i + 1]! ^ b;
+      if (i + 2 < end) dst[j + 2] = src[i + 2]! ^ c;
     }
   }
+}
+
+/** `buf[start, end)` masked in place. */
+function maskBytes(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase: number): void {
+  maskSmall(buf, start, buf, start, end - start, key, phase);
 }
 
 /** JS path: bytes up to a 4-byte-aligned address, then whole words, then the tail. */
@@ -112,9 +133,21 @@ const SCRATCH_MIN = 16 * 1024;
 const COLD_BUFFER_MIN = 512 * 1024;
 const scratch = new Uint8Array(WASM_CHUNK);
 
+/** The module memory's first `n` bytes as a view, kept for the next call with the same `n`. */
+let memViewLength = -1;
+let memView: Uint8Array | null = null;
+
+function wasmOutput(w: WasmMasker, n: number): Uint8Array {
+  if (n !== memViewLength) {
+    memView = w.mem.subarray(0, n);
+    memViewLength = n;
+  }
+  return memView as Uint8Array;
+}
+
 /** Copies the module memory's first `n` bytes to `dst` at `off`. */
 function copyOutOfWasm(w: WasmMasker, n: number, dst: Uint8Array, off: number): void {
-  const out = n === WASM_CHUNK ? w.mem : w.mem.subarray(0, n);
+  const out = wasmOutput(w, n);
   if (n < SCRATCH_MIN || dst.buffer.byteLength < COLD_BUFFER_MIN) {
     dst.set(out, off);
     return;
@@ -180,42 +213,13 @@ export function maskInto(dst: Uint8Array, src: Uint8Array, key: Uint8Array, phas
   if (wasm !== null && len >= wasmThreshold) {
     maskWasm(wasm, dst.length === len ? dst : dst.subarray(0, len), src, key, phase);
   } else if (len < WORD_THRESHOLD) {
-    const a = key[phase]!;
-    const b = key[(phase + 1) & 3]!;
-    const c = key[(phase + 2) & 3]!;
-    const d = key[(phase + 3) & 3]!;
-    let i = 0;
-    for (const end4 = len & ~3; i < end4; i += 4) {
-      dst[i] = src[i]! ^ a;
-      dst[i + 1] = src[i + 1]! ^ b;
-      dst[i + 2] = src[i + 2]! ^ c;
-      dst[i + 3] = src[i + 3]! ^ d;
-    }
-    if (i < len) {
-      dst[i] = src[i]! ^ a;
-      if (++i < len) {
-        dst[i] = src[i]! ^ b;
-        if (++i < len) dst[i] = src[i]! ^ c;
-      }
-    }
+    maskSmall(dst, 0, src, 0, len, key, phase);
   } else {
     const out = dst.length === len ? dst : dst.subarray(0, len);
     if (out.buffer !== src.buffer || out.byteOffset !== src.byteOffset) out.set(src);
     maskJs(out, key, phase);
   }
   return (phase + len) & 3;
-}
-
-/** The module memory's first `n` bytes as a view, kept for the next call with the same `n`. */
-let memViewLength = -1;
-let memView: Uint8Array | null = null;
-
-function wasmOutput(w: WasmMasker, n: number): Uint8Array {
-  if (n !== memViewLength) {
-    memView = w.mem.subarray(0, n);
-    memViewLength = n;
-  }
-  return memView as Uint8Array;
 }
 
 /**
@@ -238,8 +242,7 @@ export function maskCopyRange(
   if (wasm !== null && n >= wasmThreshold && n <= WASM_CHUNK) {
     src.copy(wasm.mem, 0, srcOffset, srcOffset + n);
     wasm.mask(n, keyWordLE(key, phase));
-    if (n < SCRATCH_MIN) dst.set(wasmOutput(wasm, n), dstOffset);
-    else copyOutOfWasm(wasm, n, dst, dstOffset);
+    copyOutOfWasm(wasm, n, dst, dstOffset);
     return (phase + n) & 3;
   }
   return maskInto(dst.subarray(dstOffset, dstOffset + n), src.subarray(srcOffset, srcOffset + n), key, phase);
@@ -259,12 +262,8 @@ export function maskCopy(
   const len = src.length;
   phase &= 3;
   if (len >= WORD_THRESHOLD) return maskInto(dst.subarray(dstOffset, dstOffset + len), src, key, phase);
-  let p = phase;
-  for (let i = 0; i < len; i++) {
-    dst[dstOffset + i] = (src[i] as number) ^ (key[p] as number);
-    p = (p + 1) & 3;
-  }
-  return p;
+  maskSmall(dst, dstOffset, src, 0, len, key, phase);
+  return (phase + len) & 3;
 }
 
 /**
