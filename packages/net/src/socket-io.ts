@@ -18,6 +18,7 @@ import { bufferBytes, type ConstBufferSequence, type MutableBufferSequence } fro
 import { asBuffer } from './buffer-internal.js';
 import { defineFlagAccessors } from './flag-accessors.js';
 import type { ShutdownType } from './socket-base.js';
+import type { LendHandler } from './stream-extensions.js';
 
 /**
  * Bytes a stream reads ahead of its user. Above this the Node socket is
@@ -187,6 +188,11 @@ export function initiateSocketOp<T extends CompletionToken<[number]>>(
   ) as AsyncResult<T, [number]>;
 }
 
+/** The body of `[lendSome]`: a read with no destination, completing with the chunk itself. */
+export function lendThrough(owner: SocketOpStarter, handler: LendHandler): void {
+  owner.startIo(false, null, handler as unknown as CompletionHandler<[number]>);
+}
+
 /**
  * Starts a `readSome` (`write` false) or `writeSome` on `io` for `handler`;
  * without an `io` it fails with `noIo`. Used by `TcpStream` and `SslStream`
@@ -354,7 +360,6 @@ export class SocketIo {
   // ---- reading ------------------------------------------------------------
 
   readSome(op: SocketOp): void {
-    const views = op.views;
     if (this.owner.expired()) {
       this.owner.timeOut();
       op.complete(this.owner.timeoutError, 0);
@@ -365,7 +370,7 @@ export class SocketIo {
       return;
     }
     if (this.read === null && this.buffered > 0 && !this.receiveShut) {
-      const got = views === null ? this.lendOut() : this.copyOut(views);
+      const got = this.takeBuffered(op);
       this.updateFlow();
       op.complete(null, got);
       return;
@@ -409,6 +414,11 @@ export class SocketIo {
     if (this.closed) return this.failure ?? error.badDescriptor;
     if (this.readEnded || this.receiveShut) return error.eof;
     return this.failure;
+  }
+
+  /** What a read gets of the buffered bytes: the first chunk itself (lending), or a copy into its buffers. */
+  private takeBuffered(op: Op): number | Buffer {
+    return op.views === null ? this.lendOut() : this.copyOut(op.views);
   }
 
   /** Hands over the first buffered chunk as it is (a lending read). */
@@ -457,7 +467,7 @@ export class SocketIo {
   private serveReads(): void {
     while (this.read !== null && this.buffered > 0) {
       const op = this.shiftRead();
-      this.finish(op, null, op.views === null ? this.lendOut() : this.copyOut(op.views));
+      this.finish(op, null, this.takeBuffered(op));
     }
     if (this.read !== null) {
       const ec = this.readError();
@@ -557,7 +567,7 @@ export class SocketIo {
       op.complete(ec, 0);
       return;
     }
-    if (this.writes.length === 0 && bytes <= COPY_WRITE_LIMIT && this.hasRoom()) {
+    if (this.canCopyNow(bytes)) {
       this.copyIn(op.views as Views, bytes);
       op.complete(null, bytes);
       return;
@@ -585,10 +595,15 @@ export class SocketIo {
    * 0, and the caller then uses `writeSome`, which reports it.
    */
   trySend(views: Views, bytes: number): number {
-    if (bytes === 0 || bytes > COPY_WRITE_LIMIT || this.writes.length !== 0) return 0;
-    if (this.owner.expired() || this.writeError() !== null || !this.hasRoom()) return 0;
+    if (bytes === 0 || this.owner.expired() || this.writeError() !== null || !this.canCopyNow(bytes))
+      return 0;
     this.copyIn(views, bytes);
     return bytes;
+  }
+
+  /** A write of `bytes` (valid, on a writable socket) is copied into the batch and completes at once. */
+  private canCopyNow(bytes: number): boolean {
+    return this.writes.length === 0 && bytes <= COPY_WRITE_LIMIT && this.hasRoom();
   }
 
   private writeError(): ErrorCode | null {

@@ -14,7 +14,7 @@ import {
 } from '@tsio/completion-token';
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
-import { initiateSocketOp, type SocketIo, startSocketOp } from './socket-io.js';
+import { initiateSocketOp, lendThrough, type SocketIo, startSocketOp } from './socket-io.js';
 import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 import type { TcpStream } from './tcp-stream.js';
 
@@ -212,7 +212,7 @@ export class SslStream<Next extends TcpStream = TcpStream> {
    * a `readSome` whose completion carries Node's own buffer.
    */
   [lendSome](handler: LendHandler): void {
-    this.startIo(false, null, handler as unknown as CompletionHandler<[number]>);
+    lendThrough(this, handler);
   }
 
   /**

@@ -17,7 +17,7 @@ import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
 import type { ShutdownType } from './socket-base.js';
-import { type IoOwner, initiateSocketOp, SocketIo, startSocketOp } from './socket-io.js';
+import { type IoOwner, initiateSocketOp, lendThrough, SocketIo, startSocketOp } from './socket-io.js';
 import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
 
 function onTimer(s: TcpStream): void {
@@ -289,7 +289,7 @@ export class TcpStream implements IoOwner {
    * a `readSome` whose completion carries Node's own buffer.
    */
   [lendSome](handler: LendHandler): void {
-    this.startIo(false, null, handler as unknown as CompletionHandler<[number]>);
+    lendThrough(this, handler);
   }
 
   /**
