@@ -9,7 +9,6 @@ import type { Executor } from '@tsio/executor';
 import {
   type AsyncStream,
   beastError,
-  type ChunkLender,
   defineFlagAccessors,
   isChunkLender,
   isSpeculativeWriter,
@@ -94,6 +93,7 @@ const flag = {
   timedOut: 1 << 14,
   failedReported: 1 << 15,
   canWriteNow: 1 << 16,
+  canLend: 1 << 17,
 } as const;
 
 /** A stream without options hooked in (a bare StreamImpl in tests). */
@@ -259,17 +259,18 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   hooks: HandshakeHooks = noHooks;
 
   /**
-   * The next layer when it lends the bytes it receives (`ChunkLender`: a
-   * TCP or TLS stream): reads then parse frames in Node's own buffers, with
-   * no copy into `rdBuf` first and no read buffer kept while idle.
+   * The next layer lends the bytes it receives (`ChunkLender`: a TCP or TLS
+   * stream): reads then parse frames in Node's own buffers, with no copy
+   * into `rdBuf` first and no read buffer kept while idle.
    */
-  readonly lender: ChunkLender | null;
+  declare readonly canLend: boolean;
 
   /** The next layer writes synchronously when it has room (`SpeculativeWriter`: a TCP or TLS stream). */
   declare readonly canWriteNow: boolean;
 
   constructor(readonly next: Next) {
-    this.lender = isChunkLender(next) ? next : null;
+    // The next layer's capabilities, as flags like the rest of the state (no field per connection).
+    if (isChunkLender(next)) this.flags |= flag.canLend;
     if (isSpeculativeWriter(next)) this.flags |= flag.canWriteNow;
   }
 
@@ -525,7 +526,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     if (this.rdPos === this.rdEnd) {
       this.rdPos = 0;
       this.rdEnd = 0;
-      if (this.lender !== null || this.rdBuf.length > this.opts.readBufferBytes) this.rdBuf = NO_BYTES;
+      if (this.canLend || this.rdBuf.length > this.opts.readBufferBytes) this.rdBuf = NO_BYTES;
     }
   }
 

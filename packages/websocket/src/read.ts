@@ -31,7 +31,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer, MutableBufferSequence } from '@tsio/net';
-import { BufferOverflowError, type LendHandler, lendSome } from '@tsio/net';
+import { BufferOverflowError, type ChunkLender, type LendHandler, lendSome } from '@tsio/net';
 import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
@@ -164,12 +164,11 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   private readMore(): void {
     const impl = this.impl;
-    const lender = impl.lender;
-    if (lender !== null && impl.rdPos === impl.rdEnd) {
+    if (impl.canLend && impl.rdPos === impl.rdEnd) {
       // Nothing buffered: parse the next bytes where Node put them (no copy into rdBuf).
       impl.shrinkReadBuffer();
       this.onLend ??= this.afterLend.bind(this);
-      lender[lendSome](this.bind(this.onLend));
+      (impl.next as unknown as ChunkLender)[lendSome](this.bind(this.onLend));
       return;
     }
     this.onRead ??= this.afterRead.bind(this);
