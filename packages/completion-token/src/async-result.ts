@@ -189,7 +189,7 @@ export class Completion implements Runnable {
   argc = 0;
 
   constructor(
-    /** Not readonly: an I/O object may reuse a completed record for its next operation (net's lending reads). */
+    /** Not readonly: an I/O object may reuse a completed record for its next operation (net's socket operations, `SocketOp.reuse`). */
     public handler: CompletionHandler<unknown[]>,
     /** The handler's associated executor. */
     public ex: Executor,
