@@ -2,7 +2,7 @@
 // process.memoryUsage() (after global.gc(), servers run with --expose-gc) before and after the
 // load generator opens N idle WebSocket connections; report RSS and heap per connection.
 // Servers report memory by printing `MEM <json>` on SIGUSR2 (see docs/performance.md).
-//   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3]
+//   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3] [--warmup 200]
 import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
 import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
@@ -15,11 +15,13 @@ const { values: a } = parseArgs({
     rounds: { type: 'string' },
     only: { type: 'string' },
     settle: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '200' },
   },
 });
 const N = Number(a.connections);
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 3));
 const settleMs = Number(a.settle);
+const warmup = Number(a.warmup);
 // Each side needs N sockets plus slack; bash 'ulimit -n' is raised only where the soft limit is lower.
 const nofile = Math.max(8192, N * 2 + 256);
 
@@ -33,47 +35,71 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const results = {};
 const errors = [];
 
+// Opens `count` idle connections from a load-generator process and resolves, once they are all
+// open, with how many opened and a function that closes them (and waits for the process to end).
+async function openIdle(port, count) {
+  let opened;
+  let holder;
+  const holding = runChild(
+    'lib/loadgen.mjs',
+    { mode: 'idle', port, connections: count, holdMs: 60000 },
+    {
+      nofile,
+      timeoutMs: 120000,
+      onLine: (line, child) => {
+        if (line.startsWith('OPEN ')) {
+          holder = child;
+          opened?.(Number(line.slice(5)));
+        }
+      },
+    },
+  );
+  const n = await Promise.race([
+    new Promise((r) => {
+      opened = r;
+    }),
+    holding.then(() => {
+      throw new Error('load generator ended before opening connections');
+    }),
+  ]);
+  return {
+    n,
+    close: async () => {
+      holder.stdin.end('close\n');
+      await holding;
+    },
+  };
+}
+
 async function measure(c) {
   const server = await startServer(c, { nofile });
-  let holder;
   try {
-    let before;
+    let cold;
     try {
-      before = await server.memory();
+      cold = await server.memory();
     } catch (e) {
       throw new Error(`no MEM reply to SIGUSR2 (${e.message})`);
     }
-    let opened;
-    const holding = runChild(
-      'lib/loadgen.mjs',
-      { mode: 'idle', port: server.port, connections: N, holdMs: 60000 },
-      {
-        nofile,
-        timeoutMs: 120000,
-        onLine: (line, child) => {
-          if (line.startsWith('OPEN ')) {
-            holder = child;
-            opened?.(Number(line.slice(5)));
-          }
-        },
-      },
-    );
-    const count = await Promise.race([
-      new Promise((r) => {
-        opened = r;
-      }),
-      holding.then(() => {
-        throw new Error('load generator ended before opening connections');
-      }),
-    ]);
+    // Warm-up: the code a server compiles for its first connections (handshake, accept, read
+    // paths) stays in its heap whatever the number of connections — a fixed cost, not a
+    // per-connection one. Open and close a first batch so that "before" already holds it;
+    // `cold` (memory before any connection) still gives the old measure alongside.
+    if (warmup > 0) {
+      const first = await openIdle(server.port, warmup);
+      await first.close();
+      await sleep(settleMs);
+    }
+    const before = warmup > 0 ? await server.memory() : cold;
+    const held = await openIdle(server.port, N);
+    const count = held.n;
     await sleep(settleMs);
     const after = await server.memory();
-    holder.stdin.end('close\n');
-    await holding;
-    const per = (k) => (after[k] - before[k]) / count;
+    await held.close();
+    const per = (k, from = before) => (after[k] - from[k]) / count;
     return {
       connections: count,
       serverReported: after.connections ?? null,
+      cold,
       before,
       after,
       perConnection: {
@@ -81,6 +107,7 @@ async function measure(c) {
         heapUsed: per('heapUsed'),
         external: per('external'),
         arrayBuffers: per('arrayBuffers'),
+        heapUsedCold: per('heapUsed', cold),
       },
     };
   } finally {
@@ -114,20 +141,31 @@ for (const c of [...run, ...missing]) {
   summary[c.name] = {
     rss: m('rss'),
     heapUsed: m('heapUsed'),
+    heapUsedCold: m('heapUsedCold'),
     external: m('external'),
     arrayBuffers: m('arrayBuffers'),
   };
-  rows.push([c.name, kb(m('rss')), kb(m('heapUsed')), kb(m('external')), xs[0].serverReported ?? '—']);
+  rows.push([
+    c.name,
+    kb(m('rss')),
+    kb(m('heapUsed')),
+    kb(m('heapUsedCold')),
+    kb(m('external')),
+    xs[0].serverReported ?? '—',
+  ]);
 }
 console.log(
   `\nper idle connection (median of ${rounds}; KB = 1024 bytes; after minus before, divided by ${N})`,
 );
-console.log(table(['server', 'RSS', 'heapUsed', 'external', 'server-side count'], rows));
+console.log(
+  `heapUsed after ${warmup} connections opened and closed first; "cold": from before any connection, code compiled for the first ones included`,
+);
+console.log(table(['server', 'RSS', 'heapUsed', 'heapUsed (cold)', 'external', 'server-side count'], rows));
 const file = writeResult('memory-idle', {
   bench: 'memory-idle',
   date: new Date().toISOString(),
   machine,
-  config: { connections: N, rounds, settleMs },
+  config: { connections: N, rounds, settleMs, warmup },
   summary,
   results,
   errors,
