@@ -23,7 +23,7 @@ import {
   validateUpgradeRequest,
 } from './detail/handshake.js';
 import { error, errorFromName } from './error.js';
-import { type Refusal, reportHookError, type StreamImpl } from './impl.js';
+import { type HandshakeHooks, type Refusal, reportHookError, type StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
 
 /** What `asyncAccept` starts from: nothing read yet, bytes already read, or a parsed request. */
@@ -31,6 +31,7 @@ export type AcceptInput = { bytes?: Uint8Array; request?: RequestType };
 
 export function startAccept<Next extends AsyncStream, T extends CompletionToken<[]> = DefaultToken<[]>>(
   impl: StreamImpl<Next>,
+  hooks: HandshakeHooks,
   input: AcceptInput,
   token: T | undefined,
 ): AsyncResult<T, []> {
@@ -53,7 +54,7 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
           res = makeUpgradeResponse(req);
           let refusal: Refusal | null = null;
           try {
-            refusal = impl.hooks.onRequest(req, res);
+            refusal = hooks.onRequest(req, res);
           } catch (e) {
             reportHookError(e);
             res = makeRefusalResponse('handshakeHookFailed');
@@ -68,7 +69,7 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
             result = error.upgradeDeclined;
           }
         }
-        if (!decorate(impl, res)) {
+        if (!decorate(hooks, res)) {
           res = makeRefusalResponse('handshakeHookFailed');
           result = error.handshakeHookFailed;
         }
@@ -98,7 +99,7 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
           // A head we cannot parse gets a plain 400 before the error is reported.
           const ec = errorFromName(parser.error);
           let res = makeRefusalResponse(parser.error);
-          if (!decorate(impl, res)) res = makeRefusalResponse('handshakeHookFailed');
+          if (!decorate(hooks, res)) res = makeRefusalResponse('handshakeHookFailed');
           return writeAll(
             impl.next,
             [serializeResponse(res)],
@@ -119,9 +120,9 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
  * The user's response decorator, which may throw: false then (the response
  * is answered 500 instead and the accept fails with handshakeHookFailed).
  */
-function decorate(impl: StreamImpl<AsyncStream>, res: ResponseType): boolean {
+function decorate(hooks: HandshakeHooks, res: ResponseType): boolean {
   try {
-    impl.hooks.decorateResponse(res);
+    hooks.decorateResponse(res);
     return true;
   } catch (e) {
     reportHookError(e);

@@ -23,11 +23,12 @@ import {
   validateUpgradeResponse,
 } from './detail/handshake.js';
 import { error, errorFromName } from './error.js';
-import { reportHookError, type StreamImpl } from './impl.js';
+import { type HandshakeHooks, reportHookError, type StreamImpl } from './impl.js';
 import { writeAll } from './read.js';
 
 export function startHandshake<Next extends AsyncStream, T extends CompletionToken<[]> = DefaultToken<[]>>(
   impl: StreamImpl<Next>,
+  hooks: HandshakeHooks,
   host: string,
   target: string,
   resOut: ResponseType | undefined,
@@ -52,7 +53,7 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
         return fail(netError.invalidArgument);
       }
       try {
-        impl.hooks.decorateRequest(req);
+        hooks.decorateRequest(req);
       } catch (e) {
         // A throwing decorator fails the handshake before anything is sent (never thrown from here).
         reportHookError(e);
@@ -77,7 +78,7 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
         if (resOut) copyResponse(res, resOut);
         const bad = validateUpgradeResponse(res, key);
         if (bad) return fail(errorFromName(bad));
-        const ext = impl.hooks.onResponse(req, res);
+        const ext = hooks.onResponse(req, res);
         if (ext) return fail(ext);
         impl.clearTimer();
         impl.status = 'open';

@@ -1,4 +1,4 @@
-import type { RequestType } from './detail/handshake.js';
+import type { RequestType, ResponseType } from './detail/handshake.js';
 import { isToken } from './detail/http-fields.js';
 import { defaultPmdOptions, type PmdOptions } from './detail/pmd.js';
 import type { Refusal, Role } from './impl.js';
@@ -30,6 +30,11 @@ export class Timeout {
   }
 }
 
+/** Beast's `stream_base::decorator`: called on the request (client) or the response (server) before it is sent. */
+export class Decorator {
+  constructor(readonly fn: (message: RequestType | ResponseType) => void) {}
+}
+
 /** The per-stream settings behind Beast's setters (`auto_fragment`, `binary`, `read_message_max`, ...). */
 export interface StreamOptions {
   readMessageMax: number;
@@ -40,6 +45,12 @@ export interface StreamOptions {
   handshakeHeadLimit: number;
   timeout: Timeout;
   permessageDeflate: PermessageDeflate;
+  // The handshake options below are null unless set: kept here rather than in
+  // fields of every Stream, since most streams never set them (the options
+  // object is shared until one is changed).
+  decorator: Decorator | null;
+  subprotocols: Subprotocols | null;
+  requestFilter: RequestFilter | null;
 }
 
 export function defaultOptions(): StreamOptions {
@@ -54,6 +65,9 @@ export function defaultOptions(): StreamOptions {
     // replaced (setOption): two objects fewer per connection.
     timeout: sharedDefaultTimeout,
     permessageDeflate: sharedDefaultPmd,
+    decorator: null,
+    subprotocols: null,
+    requestFilter: null,
   };
 }
 

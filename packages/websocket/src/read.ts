@@ -77,15 +77,16 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   /** Counts the uses of this object, so that a zlib wake-up meant for an earlier read is dropped. */
   private generation = 0;
   /**
-   * The next layer's `readSome` handler: a bound method, not an arrow (no
-   * closure context kept per stream); made on first use, since a stream over
-   * a lending next layer reads with `onLend` (48 B per idle connection less).
+   * The next layer's `readSome` handler, for reads into the read buffer and
+   * straight into the caller's (`directView` set): a bound method, not an
+   * arrow (no closure context kept per stream); made on first use, since a
+   * stream over a lending next layer reads with `onLend` (48 B per idle
+   * connection less).
    */
   private onRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   /** The lending read's handler (a bound method); made on first use, a TestStream never lends. */
   private onLend: LendHandler | null = null;
-  /** Made on first use: most reads never read straight into the caller's buffer. */
-  private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
+  /** The caller's memory a direct read fills; null for reads into the read buffer. */
   private directView: Uint8Array | null = null;
 
   constructor(private readonly impl: StreamImpl<Next>) {
@@ -149,7 +150,10 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     if (this.finished) return;
     this.finished = true;
     const impl = this.impl;
-    if (ec === null || ec === error.closed) impl.shrinkReadBuffer();
+    if (ec === null || ec === error.closed) {
+      impl.shrinkReadBuffer();
+      impl.releaseParser();
+    }
     if (this.lockOwner === null) impl.unlockRead(this);
     this.complete(ec, this.transferred);
   }
@@ -184,6 +188,7 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 
   private afterRead(ec: ErrorCode | null, n: number): void {
+    if (this.directView !== null) return this.afterDirectRead(ec, n);
     if (ec) return this.ioError(ec);
     const impl = this.impl;
     impl.noteReceived();
@@ -212,6 +217,16 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   /** The main loop: runs while bytes are buffered, returns after starting I/O or completing. */
   private loop(): void {
     const impl = this.impl;
+    // Between messages the stream holds no parser (impl.ts): with no byte to
+    // parse and no inflated output to deliver, wait for bytes before taking
+    // one, so an idle connection keeps none.
+    if (
+      !impl.hasParser &&
+      impl.rdEnd === impl.rdPos &&
+      !impl.rdInflate &&
+      (impl.status === 'open' || impl.status === 'closing')
+    )
+      return this.readMore();
     const parser = impl.parser;
     for (;;) {
       if (impl.status !== 'open' && impl.status !== 'closing') return this.finish(impl.notOpenError());
@@ -302,8 +317,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
       view = prepared[0] as Uint8Array;
     }
     this.directView = view;
-    this.onDirectRead ??= (ec: ErrorCode | null, n: number) => this.afterDirectRead(ec, n);
-    this.impl.next.readSome(view, this.bind(this.onDirectRead));
+    this.onRead ??= this.afterRead.bind(this);
+    this.impl.next.readSome(view, this.bind(this.onRead));
   }
 
   /** `prepare(k)` when the buffer gives one view of `k` bytes; null otherwise, or if the read completed (overflow). */

@@ -18,15 +18,20 @@ import {
   type Role,
   StreamImpl,
 } from './impl.js';
-import { isSharedDefault, PermessageDeflate, RequestFilter, Subprotocols, Timeout } from './options.js';
+import {
+  Decorator,
+  isSharedDefault,
+  PermessageDeflate,
+  RequestFilter,
+  Subprotocols,
+  Timeout,
+} from './options.js';
+
+export { Decorator };
+
 import { startPing } from './ping.js';
 import { startRead } from './read.js';
 import { startWrite } from './write.js';
-
-/** Beast's `stream_base::decorator`: called on the request (client) or the response (server) before it is sent. */
-export class Decorator {
-  constructor(readonly fn: (message: RequestType | ResponseType) => void) {}
-}
 
 /** Any option `setOption` takes. */
 export type StreamOption = Timeout | Decorator | PermessageDeflate | Subprotocols | RequestFilter;
@@ -38,8 +43,8 @@ function toArray(b: ConstBufferSequence | string): readonly Uint8Array[] {
 
 /**
  * Where a Stream's options plug into the handshake (decorator, subprotocols,
- * permessage-deflate, request filter). A class, so a stream pays one small
- * object for its hooks instead of four closures and their context.
+ * permessage-deflate, request filter). Made for each handshake and held only
+ * by it: an open stream keeps no hooks (memory per idle connection).
  */
 class StreamHooks implements HandshakeHooks {
   constructor(private readonly s: Stream<AsyncStream>) {}
@@ -47,12 +52,13 @@ class StreamHooks implements HandshakeHooks {
   // Client (Beast's build_request: the extension offer first, then the decorator, which may change anything).
   decorateRequest(req: RequestType): void {
     const s = this.s;
+    const opts = s.impl.opts;
     s.setChosenProtocol('');
-    const offer = buildOffer(s.impl.opts.permessageDeflate);
+    const offer = buildOffer(opts.permessageDeflate);
     if (offer !== null) req.set(field.secWebsocketExtensions, offer);
-    const protocols = s.subprotocols?.list ?? [];
+    const protocols = opts.subprotocols?.list ?? [];
     if (protocols.length > 0) req.set(field.secWebsocketProtocol, protocols.join(', '));
-    s.decorator?.fn(req);
+    opts.decorator?.fn(req);
   }
 
   onResponse(req: RequestType, res: ResponseType): ErrorCode | null {
@@ -77,11 +83,12 @@ class StreamHooks implements HandshakeHooks {
     const s = this.s;
     const impl = s.impl;
     s.setChosenProtocol('');
-    const refusal = s.requestFilter?.fn(req) ?? null;
+    const refusal = impl.opts.requestFilter?.fn(req) ?? null;
     if (refusal !== null) return refusal;
     const offered = splitList(req.get(field.secWebsocketProtocol) ?? '');
-    if (s.subprotocols !== null && offered.length > 0) {
-      const chosen = s.subprotocols.select(offered, req);
+    const subprotocols = impl.opts.subprotocols;
+    if (subprotocols !== null && offered.length > 0) {
+      const chosen = subprotocols.select(offered, req);
       // Only one of those offered may be named (§4.2.2); anything else means "none".
       if (chosen !== null && offered.includes(chosen)) res.set(field.secWebsocketProtocol, chosen);
     }
@@ -97,7 +104,7 @@ class StreamHooks implements HandshakeHooks {
 
   decorateResponse(res: ResponseType): void {
     const s = this.s;
-    s.decorator?.fn(res);
+    s.impl.opts.decorator?.fn(res);
     // The 101 as sent, decorator included (Beast's way of choosing a subprotocol is a decorator).
     if (res.status === 101) s.setChosenProtocol(res.get(field.secWebsocketProtocol) ?? '');
   }
@@ -117,9 +124,6 @@ class StreamHooks implements HandshakeHooks {
 export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   /** @internal shared state of the composed operations. */
   readonly impl: StreamImpl<NextLayer>;
-  decorator: Decorator | null = null;
-  subprotocols: Subprotocols | null = null;
-  requestFilter: RequestFilter | null = null;
   /**
    * The subprotocol of the last opening handshake (`Sec-WebSocket-Protocol`
    * of the 101, client: received, server: sent), '' when none. Only this
@@ -129,19 +133,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
   private chosenProtocol = '';
 
   constructor(next: NextLayer) {
-    const impl = new StreamImpl(next);
-    this.impl = impl;
-    // One object with prototype methods, not four closures per stream (memory per idle connection).
-    impl.hooks = new StreamHooks(this);
-  }
-
-  /** @internal the handshake hooks' access to the options kept here. */
-  hookState(): {
-    decorator: Decorator | null;
-    subprotocols: Subprotocols | null;
-    requestFilter: RequestFilter | null;
-  } {
-    return this;
+    this.impl = new StreamImpl(next);
   }
 
   /** @internal set by the handshake hooks. */
@@ -247,10 +239,10 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
       ownOpts(this.impl).timeout = opt;
       // Re-arm under the new values (Beast's update_timer); the handshake timer stays as armed.
       if (this.impl.status === 'open') this.impl.status = 'open';
-    } else if (opt instanceof Decorator) this.decorator = opt;
+    } else if (opt instanceof Decorator) ownOpts(this.impl).decorator = opt;
     else if (opt instanceof PermessageDeflate) ownOpts(this.impl).permessageDeflate = opt;
-    else if (opt instanceof Subprotocols) this.subprotocols = opt;
-    else if (opt instanceof RequestFilter) this.requestFilter = opt;
+    else if (opt instanceof Subprotocols) ownOpts(this.impl).subprotocols = opt;
+    else if (opt instanceof RequestFilter) ownOpts(this.impl).requestFilter = opt;
   }
 
   getOption(kind: typeof Timeout): Timeout;
@@ -318,8 +310,9 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
     a?: ResponseType | T,
     b?: T,
   ): AsyncResult<T, []> {
-    if (a instanceof ResponseType) return startHandshake(this.impl, host, target, a, b);
-    return startHandshake(this.impl, host, target, undefined, a as T | undefined);
+    const hooks = new StreamHooks(this);
+    if (a instanceof ResponseType) return startHandshake(this.impl, hooks, host, target, a, b);
+    return startHandshake(this.impl, hooks, host, target, undefined, a as T | undefined);
   }
 
   /** Server handshake: reads the upgrade request from the next layer and answers it. */
@@ -344,7 +337,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
       input = { request: a };
       token = b;
     }
-    return startAccept(this.impl, input, token);
+    return startAccept(this.impl, new StreamHooks(this), input, token);
   }
 
   // ---- read ----

@@ -225,6 +225,36 @@ describe('FrameParser', () => {
     expect(p.consumePayload(wire, 9, wire.length)).toBe(2);
   });
 
+  it('is at rest only between messages; configure gives it another role and RSV1 setting', () => {
+    const p = new FrameParser(client);
+    expect(p.atRest).toBe(true);
+    // Half a header, then a fragment's payload, then the fragmented message: not at rest.
+    const wire = bytes(0x01, 0x02, 0x68, 0x69, 0x80, 0x00);
+    expect(p.parseHeader(wire, 0, 1)).toBe(1);
+    expect(p.atRest).toBe(false);
+    expect(p.parseHeader(wire, 1, wire.length)).toBe(1);
+    expect(p.atRest).toBe(false);
+    expect(p.consumePayload(wire, 2, wire.length)).toBe(2);
+    expect(p.atRest).toBe(false);
+    expect(p.parseHeader(wire, 4, wire.length)).toBe(2);
+    expect(p.atRest).toBe(true);
+    // A failed parser is not at rest.
+    expect(p.parseHeader(bytes(0x81, 0x80, 1, 2, 3, 4), 0, 6)).toBe(0);
+    expect(p.error).toBe('badMaskedFrame');
+    expect(p.atRest).toBe(false);
+    // Configured as a server's, with RSV1 allowed: masked and compressed frames pass, unmasked fail.
+    p.configure('server', true);
+    expect(p.atRest).toBe(true);
+    expect(p.parseHeader(bytes(0xc1, 0x80, 1, 2, 3, 4), 0, 6)).toBe(6);
+    expect([p.status, p.header.rsv1]).toEqual([ParseStatus.header, true]);
+    p.configure('server', false);
+    expect(p.parseHeader(bytes(0xc1, 0x80, 1, 2, 3, 4), 0, 6)).toBe(0);
+    expect(p.error).toBe('badReservedBits');
+    p.configure('server', false);
+    expect(p.parseHeader(bytes(0x81, 0x00), 0, 2)).toBe(0);
+    expect(p.error).toBe('badUnmaskedFrame');
+  });
+
   it('assembles a header split across chunks', () => {
     const wire = encode(
       [{ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(70000).fill(7) }],

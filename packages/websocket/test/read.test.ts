@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { error, PermessageDeflate, Stream } from '../src/index.js';
 import {
   closeCodeOf,
+  codeOf,
   drainPeer,
   frame,
   KEY,
@@ -330,5 +331,105 @@ describe('the reused read and write operations', () => {
       [1, true, 'm1'],
       [1, true, 'm2'],
     ]);
+  });
+});
+
+describe('the frame parser is held only while a frame is read (pooled between messages)', () => {
+  it('gives it up after a whole message, keeps it inside a fragmented message or a split header', async () => {
+    const { ws, raw } = await underTest('server');
+    expect(ws.impl.hasParser).toBe(false);
+    await raw.writeSome(frame({ opcode: 2, payload: 'one', mask: KEY }));
+    expect(await ws.asyncRead(new FlatBuffer())).toBe(3);
+    expect(ws.impl.hasParser).toBe(false);
+
+    // readSome returns the first fragment: the message goes on, so does the parser.
+    await raw.writeSome(frame({ opcode: 2, fin: false, payload: 'abc', mask: KEY }));
+    const part = new Uint8Array(16);
+    expect(await ws.asyncReadSome(part)).toBe(3);
+    expect(ws.isMessageDone()).toBe(false);
+    expect(ws.impl.hasParser).toBe(true);
+    await raw.writeSome(frame({ opcode: 0, payload: 'de', mask: KEY }));
+    expect(await ws.asyncReadSome(part)).toBe(2);
+    expect(ws.isMessageDone()).toBe(true);
+    expect(ws.impl.hasParser).toBe(false);
+
+    // A header split across reads: the parser holds its first byte meanwhile.
+    const f = frame({ opcode: 1, payload: 'xyz', mask: KEY });
+    await raw.writeSome(f.subarray(0, 1));
+    const reading = ws.asyncRead(new FlatBuffer());
+    await settle();
+    expect(ws.impl.hasParser).toBe(true);
+    await raw.writeSome(f.subarray(1));
+    expect(await reading).toBe(3);
+    expect(ws.impl.hasParser).toBe(false);
+  });
+
+  it('streams taking turns with pooled parsers keep their own half-read frames and their own role', async () => {
+    const a = await underTest('server');
+    const b = await underTest('server');
+    const c = await underTest('client');
+    // a holds half a header and a fragmented message's first frame across b's and c's messages.
+    const first = frame({ opcode: 1, fin: false, payload: 'hello ', mask: KEY });
+    const last = frame({ opcode: 0, payload: 'world', mask: KEY });
+    await a.raw.writeSome(Buffer.concat([first, last.subarray(0, 3)]));
+    const aRead = a.ws.asyncRead(new FlatBuffer());
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      await b.raw.writeSome(frame({ opcode: 2, payload: `b${i}`, mask: KEY }));
+      const bb = new FlatBuffer();
+      expect(await b.ws.asyncRead(bb)).toBe(2);
+      // A client's parser, possibly a server's before, takes unmasked frames...
+      await c.raw.writeSome(frame({ opcode: 2, payload: `c${i}` }));
+      expect(await c.ws.asyncRead(new FlatBuffer())).toBe(2);
+    }
+    await a.raw.writeSome(last.subarray(3));
+    expect(await aRead).toBe(11);
+    // ...and still refuses masked ones (RFC 6455 §5.1), as a server's refuses unmasked ones.
+    await c.raw.writeSome(frame({ opcode: 2, payload: 'm', mask: KEY }));
+    const cRead = codeOf(c.ws.asyncRead(new FlatBuffer()));
+    await drainPeer(c.raw, { shutdownOnClose: true });
+    expect(await cRead).toBe(error.badMaskedFrame);
+    await b.raw.writeSome(frame({ opcode: 2, payload: 'u' }));
+    const bRead = codeOf(b.ws.asyncRead(new FlatBuffer()));
+    await drainPeer(b.raw, { shutdownOnClose: true });
+    expect(await bRead).toBe(error.badUnmaskedFrame);
+  });
+
+  it('a parser used under permessage-deflate does not let RSV1 through on a stream without it', async () => {
+    const [a1, b1] = TestStream.pair();
+    const pc = new Stream(a1);
+    const ps = new Stream(b1);
+    pc.setOption(new PermessageDeflate({ client: true }));
+    ps.setOption(new PermessageDeflate({ server: true }));
+    await Promise.all([ps.asyncAccept(), pc.asyncHandshake('localhost', '/')]);
+    await pc.asyncWrite(Buffer.from('compressed '.repeat(50)));
+    expect(await ps.asyncRead(new FlatBuffer())).toBe(550);
+    expect(ps.impl.hasParser).toBe(false);
+    const plain = await underTest('server');
+    // "Hello", compressed (RFC 7692 §7.2.3.1), with RSV1 set: not negotiated here.
+    const hello = Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    await plain.raw.writeSome(frame({ opcode: 1, rsv: 4, payload: hello, mask: KEY }));
+    const read = codeOf(plain.ws.asyncRead(new FlatBuffer()));
+    await drainPeer(plain.raw, { shutdownOnClose: true });
+    expect(await read).toBe(error.badReservedBits);
+  });
+
+  it('a compressed message read in pieces after its last frame arrived needs no new bytes', async () => {
+    const [a1, b1] = TestStream.pair();
+    const pc = new Stream(a1);
+    const ps = new Stream(b1);
+    pc.setOption(new PermessageDeflate({ client: true }));
+    ps.setOption(new PermessageDeflate({ server: true }));
+    await Promise.all([ps.asyncAccept(), pc.asyncHandshake('localhost', '/')]);
+    const text = Buffer.from('z'.repeat(20_000));
+    await pc.asyncWrite(text);
+    const got: Buffer[] = [];
+    const piece = new Uint8Array(4096);
+    for (let i = 0; i < 20 && !(got.length > 0 && ps.isMessageDone()); i++) {
+      const n = await ps.asyncReadSome(piece);
+      got.push(Buffer.from(piece.subarray(0, n)));
+    }
+    expect(Buffer.concat(got).equals(text)).toBe(true);
+    expect(ps.impl.hasParser).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
 import { RequestType } from '../src/detail/handshake.js';
 import { ownOpts } from '../src/impl.js';
-import { error, Stream, Timeout } from '../src/index.js';
+import { error, RequestFilter, Stream, Timeout } from '../src/index.js';
 import { loopbackServer } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
@@ -99,10 +99,12 @@ describe('header names and prototype pollution', () => {
     const before = Object.getOwnPropertyNames(Object.prototype).sort();
     let seen: RequestType | null = null;
     const { ws, raw } = await pair((s) => {
-      s.impl.hooks.onRequest = (req) => {
-        seen = req;
-        return null;
-      };
+      s.setOption(
+        new RequestFilter((req) => {
+          seen = req;
+          return null;
+        }),
+      );
     });
     const result = acceptResult(ws);
     raw.write(
@@ -130,10 +132,13 @@ describe('refusal hook (Origin / authentication) before upgrading', () => {
   for (const status of [401, 403]) {
     it(`refuses with ${status}: no 101, asyncAccept completes with upgradeDeclined`, async () => {
       const { ws, tcp, raw, received } = await pair((s) => {
-        s.impl.hooks.onRequest = (req) =>
-          req.get('Origin') === 'https://good.example'
-            ? null
-            : { status, reason: status === 401 ? 'Unauthorized' : 'Forbidden' };
+        s.setOption(
+          new RequestFilter((req) =>
+            req.get('Origin') === 'https://good.example'
+              ? null
+              : { status, reason: status === 401 ? 'Unauthorized' : 'Forbidden' },
+          ),
+        );
       });
       const result = acceptResult(ws);
       raw.write(requestWith('Origin: https://evil.example\r\n'));
@@ -148,8 +153,11 @@ describe('refusal hook (Origin / authentication) before upgrading', () => {
 
   it('the same hook lets an allowed Origin through', async () => {
     const { ws, raw } = await pair((s) => {
-      s.impl.hooks.onRequest = (req) =>
-        req.get('Origin') === 'https://good.example' ? null : { status: 403, reason: 'Forbidden' };
+      s.setOption(
+        new RequestFilter((req) =>
+          req.get('Origin') === 'https://good.example' ? null : { status: 403, reason: 'Forbidden' },
+        ),
+      );
     });
     const result = acceptResult(ws);
     raw.write(requestWith('Origin: https://good.example\r\n'));

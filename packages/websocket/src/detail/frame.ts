@@ -214,8 +214,9 @@ export class FrameParser {
   /** Whether that message had RSV1 set on its first frame (compressed, RFC 7692 §6). */
   messageCompressed = false;
 
-  private readonly requireMask: boolean;
-  private readonly rsv1Allowed: boolean;
+  /** Set by the constructor or `configure` (a pooled parser serves another stream). */
+  private requireMask: boolean;
+  private rsv1Allowed: boolean;
   private inPayload = false;
   /** A data message has started and its final (FIN) frame has not been seen. */
   private fragmenting = false;
@@ -245,6 +246,23 @@ export class FrameParser {
   /** Whether a fragmented data message is in progress (its final frame not yet seen). */
   get inMessage(): boolean {
     return this.fragmenting;
+  }
+
+  /**
+   * Between messages: no header half read, no payload or fragmented message
+   * in progress, not failed. A parser at rest holds nothing a fresh one with
+   * the same options would not, so a stream may give it up until more bytes
+   * arrive (the stream's parser pool, impl.ts).
+   */
+  get atRest(): boolean {
+    return !this.inPayload && !this.fragmenting && this.hlen === 0 && this.status !== ParseStatus.error;
+  }
+
+  /** Sets the options and resets the state: a pooled parser taken by a stream. */
+  configure(role: 'client' | 'server', rsv1Allowed: boolean): void {
+    this.requireMask = role === 'server';
+    this.rsv1Allowed = rsv1Allowed;
+    this.reset();
   }
 
   /** Back to the initial state (new connection). */
