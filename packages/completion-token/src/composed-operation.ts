@@ -12,6 +12,10 @@ import type { ErrorCode } from './error.js';
 
 const systemExecutor = systemContext.getExecutor();
 
+/** Bits of `ComposedOperation.opPhase`. */
+const INITIATING = 1;
+const COMPLETED = 2;
+
 /**
  * A composed operation written as a class, whose object can be started
  * again once it has completed — what `asyncCompose` builds, without its
@@ -40,8 +44,8 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
   private opIoExecutor: Executor = systemExecutor;
   private opParentSlot: CancellationSlot | undefined = undefined;
   private opState: CancellationState | null = null;
-  private opInitiating = false;
-  private opCompleted = false;
+  /** `INITIATING` while `begin` runs, `COMPLETED` once `complete` was called: one field for both (a long-lived object). */
+  private opPhase = 0;
   private opEc: ErrorCode | null = null;
   private opValue: unknown = undefined;
   private opArgc = 0;
@@ -69,22 +73,21 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     // Without a slot on the final handler nothing can emit to the children,
     // so the state is made only on demand (as asyncCompose does).
     this.opState = slot ? new CancellationState(slot, cancellationType.terminal) : null;
-    this.opCompleted = false;
     ioExecutor.onWorkStarted();
-    this.opInitiating = true;
+    this.opPhase = INITIATING;
     try {
       this.start();
     } finally {
-      this.opInitiating = false;
+      this.opPhase &= ~INITIATING;
     }
   }
 
   /** Completes the operation: posted if still inside `begin`, else dispatched; exactly once. */
   complete(ec: ErrorCode | null, ...values: V): void;
   complete(ec: ErrorCode | null, value?: unknown, ..._more: unknown[]): void {
-    if (this.opCompleted || this.opHandler === null)
+    if ((this.opPhase & COMPLETED) !== 0 || this.opHandler === null)
       throw new Error('tsio: a composed operation completed twice');
-    this.opCompleted = true;
+    this.opPhase |= COMPLETED;
     // Release the work before the handler runs (Asio's rule).
     this.opIoExecutor.onWorkFinished();
     this.opParentSlot?.clear();
@@ -95,7 +98,7 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     this.opArgc = argc;
     // biome-ignore lint/complexity/noArguments: several values are rare; avoid a rest array for one
     this.opValue = argc <= 2 ? value : Array.prototype.slice.call(arguments, 1);
-    deliver(this, this.opExecutor, this.opInitiating, this.opHandler);
+    deliver(this, this.opExecutor, (this.opPhase & INITIATING) !== 0, this.opHandler);
   }
 
   /** @internal Runs the final handler (the executor queues this object itself). */

@@ -77,11 +77,18 @@ let slabUsed = 0;
  * completion (the `Completion` the executor queues), in one object — the
  * only allocation of a socket operation besides a buffer-sequence array.
  */
+/** Bits of `SocketOp.phase`. */
+const SENT = 1;
+const DONE = 2;
+
 export class SocketOp extends Completion {
-  /** Writes: 'waiting' for room (nothing transferred yet), 'sent' to the socket; reads stay 'waiting'. */
-  state: 'waiting' | 'sent' | 'done' = 'waiting';
-  /** Handed to the socket with a write callback, which may still refer to it after it completed. */
-  handedOff = false;
+  /**
+   * `opPhase` bits, none while waiting (a write waiting for room has
+   * transferred nothing; a read always waits): `SENT`, handed to the socket
+   * with a write callback, which may still refer to it after it completed
+   * (kept once done); `DONE`, completed. One field, not two (spare ops are kept).
+   */
+  phase = 0;
 
   constructor(
     handler: CompletionHandler<[number]>,
@@ -110,7 +117,7 @@ export class SocketOp extends Completion {
     this.initiating = true;
     this.done = false;
     this.ec = null;
-    this.state = 'waiting';
+    this.phase = 0;
     return this;
   }
 
@@ -123,7 +130,7 @@ export class SocketOp extends Completion {
     // Once it runs, an operation never handed to the socket is referenced by
     // nothing (its queue entry and slot handler are gone): it becomes a spare
     // before the handler — which usually starts the next one — runs.
-    if (!this.handedOff && spareOps.length < MAX_SPARE_OPS) {
+    if ((this.phase & SENT) === 0 && spareOps.length < MAX_SPARE_OPS) {
       this.handler = noHandler;
       this.slot = undefined;
       this.views = noViews;
@@ -387,7 +394,7 @@ export class SocketIo {
     // A pending read has transferred nothing (data is copied in only as it
     // completes), so every cancellation type leaves the stream as it was.
     op.slot?.assign((type) => {
-      if ((type & cancellationType.all) === 0 || op.state === 'done') return;
+      if ((type & cancellationType.all) === 0 || (op.phase & DONE) !== 0) return;
       this.removeRead(op);
       this.finish(op, error.operationAborted, 0);
       this.updateFlow();
@@ -576,10 +583,10 @@ export class SocketIo {
     else this.writes.push(op);
     this.owner.opStarted();
     op.slot?.assign((type) => {
-      if (op.state === 'done') return;
+      if ((op.phase & DONE) !== 0) return;
       // Waiting for room nothing has moved, so any type applies; once handed
       // to the socket the bytes may be on the wire, so only terminal does.
-      const allowed = op.state === 'waiting' ? cancellationType.all : cancellationType.terminal;
+      const allowed = op.phase === 0 ? cancellationType.all : cancellationType.terminal;
       if ((type & allowed) === 0) return;
       const i = this.writes.indexOf(op);
       if (i >= 0) this.writes.splice(i, 1);
@@ -620,7 +627,7 @@ export class SocketIo {
   /** Starts waiting writes, in order, while the socket has room. */
   private pumpWrites(): void {
     for (const op of this.writes) {
-      if (op.state !== 'waiting') continue;
+      if (op.phase !== 0) continue;
       const ec = this.writeError();
       if (ec) {
         this.failWrites(ec);
@@ -635,8 +642,7 @@ export class SocketIo {
         this.pumpWrites();
         return;
       }
-      op.state = 'sent';
-      op.handedOff = true;
+      op.phase = SENT;
       this.closeBatchSegment();
       for (let i = 0, count = viewCount(views); i < count; i++) {
         const v = viewAt(views, i);
@@ -743,7 +749,7 @@ export class SocketIo {
   }
 
   private onWritten(op: Op, err: Error | null | undefined): void {
-    if (op.state === 'done') return;
+    if ((op.phase & DONE) !== 0) return;
     const i = this.writes.indexOf(op);
     if (i >= 0) this.writes.splice(i, 1);
     if (err) {
@@ -763,7 +769,7 @@ export class SocketIo {
 
   /** `got`: bytes transferred, or a lending read's chunk. */
   private finish(op: Op, ec: ErrorCode | null, got: number | Buffer): void {
-    op.state = 'done';
+    op.phase |= DONE;
     this.owner.opFinished();
     op.complete(ec, got);
   }
