@@ -153,6 +153,8 @@ const spareOps: SocketOp[] = [];
 const MAX_SPARE_OPS = 64;
 
 type Op = SocketOp;
+/** A pending read: its operation, or only its handler (`SocketIo.parkRead`). */
+type PendingRead = Op | CompletionHandler<[number]>;
 
 /**
  * The empty queues every socket starts with, shared and frozen (a push on
@@ -161,8 +163,35 @@ type Op = SocketOp;
  */
 const noOps = Object.freeze([]) as unknown as Op[];
 const noChunks = Object.freeze([]) as unknown as (Buffer | undefined)[];
-const noSegments = Object.freeze([]) as unknown as Buffer[];
-const noSegmentOps = Object.freeze([]) as unknown as (Op | null)[];
+
+/**
+ * What one socket writes at its next flush: the segments in order (with the
+ * operation each large one completes), and the region of the shared slab
+ * that its small writes are coalesced into, `[start, end)` of `region`.
+ * Taken from a pool by the first write after a flush and given back by the
+ * flush, so an idle socket holds none (six fields per connection less) and
+ * a flush allocates no arrays.
+ */
+class WriteBatch {
+  readonly segments: Buffer[] = [];
+  readonly segmentOps: (Op | null)[] = [];
+  region: Buffer | null = null;
+  start = 0;
+  end = 0;
+  /** Bytes queued here, not yet handed to the socket (counted against its high-water mark). */
+  bytes = 0;
+}
+
+const spareBatches: WriteBatch[] = [];
+const MAX_SPARE_BATCHES = 64;
+
+function releaseBatch(wb: WriteBatch): void {
+  wb.segments.length = 0;
+  wb.segmentOps.length = 0;
+  wb.region = null;
+  wb.bytes = 0;
+  if (spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(wb);
+}
 
 /** An I/O object whose `readSome` / `writeSome` are socket operations (`TcpStream`, `SslStream`). */
 export interface SocketOpStarter {
@@ -240,6 +269,8 @@ export interface IoOwner {
   opFinished(): void;
   /** The error an operation started after the expiry completes with. */
   readonly timeoutError: ErrorCode;
+  /** The executor the stream's operations are started with (their handlers' default). */
+  getExecutor(): Executor;
 }
 
 /**
@@ -315,8 +346,9 @@ export class SocketIo {
   /**
    * The pending reads in order: the first in its own field (an idle
    * connection keeps one pending read and no array), the rest, rare, after it.
+   * The first may be kept as its bare handler (`parkRead`).
    */
-  private read: Op | null = null;
+  private read: PendingRead | null = null;
   private moreReads: Op[] = noOps;
   private writes: Op[] = noOps;
   /** The booleans below, one bit each (`ioFlag`; accessors defined after the class). */
@@ -331,13 +363,8 @@ export class SocketIo {
   declare private flushScheduled: boolean;
   private failure: ErrorCode | null = null;
 
-  // Write batch: segments in order; small writes coalesced into our region `[batchStart, batchEnd)` of the shared slab.
-  private segments: Buffer[] = noSegments;
-  private segmentOps: (Op | null)[] = noSegmentOps;
-  private batch: Buffer | null = null;
-  private batchStart = 0;
-  private batchEnd = 0;
-  private batchBytes = 0;
+  /** What the next flush writes; none between flushes (`WriteBatch`). */
+  private wb: WriteBatch | null = null;
   private eofWaiters: ((ec: ErrorCode | null) => void)[] | null = null;
 
   constructor(
@@ -387,7 +414,7 @@ export class SocketIo {
       op.complete(ec, 0);
       return;
     }
-    if (this.read === null) this.read = op;
+    if (this.read === null) this.parkRead(op);
     else if (this.moreReads === noOps) this.moreReads = [op];
     else this.moreReads.push(op);
     this.owner.opStarted();
@@ -402,10 +429,33 @@ export class SocketIo {
     this.updateFlow();
   }
 
-  /** Takes the first pending read off the queue (there must be one). */
+  /**
+   * Makes `op` the first pending read. A lending read that nothing can
+   * cancel and whose handler runs on the stream's executor — the websocket
+   * read of an idle connection — is kept as its bare handler: its operation
+   * goes back to the spare pool and is made again, the same, when the read
+   * completes (`shiftRead`). An idle connection keeps no `SocketOp` (0.11 KB).
+   */
+  private parkRead(op: Op): void {
+    if (op.views !== null || op.slot !== undefined || op.ex !== this.owner.getExecutor()) {
+      this.read = op;
+      return;
+    }
+    this.read = op.handler;
+    // Its `initiating` is cleared by startSocketOp after this returns; `reuse` sets it again.
+    op.handler = noHandler;
+    if (spareOps.length < MAX_SPARE_OPS) spareOps.push(op);
+  }
+
+  /** Takes the first pending read off the queue (there must be one), as an operation. */
   private shiftRead(): Op {
-    const op = this.read as Op;
+    const first = this.read as PendingRead;
     this.read = this.moreReads.length > 0 ? (this.moreReads.shift() as Op) : null;
+    if (typeof first !== 'function') return first;
+    const ex = this.owner.getExecutor();
+    const spare = spareOps.pop();
+    const op = spare !== undefined ? spare.reuse(first, ex, null, 1) : new SocketOp(first, ex, null, 1);
+    op.initiating = false;
     return op;
   }
 
@@ -484,11 +534,11 @@ export class SocketIo {
 
   private failReads(ec: ErrorCode): void {
     // The reads pending now: a handler run inline may start a new one, which this does not fail.
-    const first = this.read;
-    if (first === null) return;
+    if (this.read === null) return;
     const rest = this.moreReads;
-    this.read = null;
     this.moreReads = noOps;
+    // With no more reads queued, this also leaves `read` empty.
+    const first = this.shiftRead();
     this.finish(first, ec, 0);
     for (const op of rest) this.finish(op, ec, 0);
   }
@@ -621,7 +671,8 @@ export class SocketIo {
   }
 
   private hasRoom(): boolean {
-    return this.socket.writableLength + this.batchBytes < this.socket.writableHighWaterMark;
+    const queued = this.wb === null ? 0 : this.wb.bytes;
+    return this.socket.writableLength + queued < this.socket.writableHighWaterMark;
   }
 
   /** Starts waiting writes, in order, while the socket has room. */
@@ -649,8 +700,9 @@ export class SocketIo {
         if (v.length === 0) continue;
         this.pushSegment(asBuffer(v));
       }
-      this.segmentOps[this.segmentOps.length - 1] = op;
-      this.batchBytes += op.bytes;
+      const wb = this.batchOf();
+      wb.segmentOps[wb.segmentOps.length - 1] = op;
+      wb.bytes += op.bytes;
       this.scheduleFlush();
     }
   }
@@ -663,22 +715,18 @@ export class SocketIo {
 
   private copyIn(views: Views, bytes: number): void {
     // Extend our open region of the shared slab if it ends where the slab does.
-    if (
-      this.batch === null ||
-      this.batch !== slab ||
-      this.batchEnd !== slabUsed ||
-      slab.length - slabUsed < bytes
-    ) {
+    const wb = this.batchOf();
+    if (wb.region === null || wb.region !== slab || wb.end !== slabUsed || slab.length - slabUsed < bytes) {
       this.closeBatchSegment();
       if (slab === null || slab.length - slabUsed < bytes) {
         slab = Buffer.allocUnsafe(Math.max(BATCH_BUFFER_SIZE, bytes));
         slabUsed = 0;
       }
-      this.batch = slab;
-      this.batchStart = this.batchEnd = slabUsed;
+      wb.region = slab;
+      wb.start = wb.end = slabUsed;
     }
-    const batch = this.batch;
-    let end = this.batchEnd;
+    const batch = wb.region;
+    let end = wb.end;
     for (let i = 0, count = viewCount(views); i < count; i++) {
       const v = viewAt(views, i);
       const n = v.length;
@@ -687,9 +735,9 @@ export class SocketIo {
       else batch.set(v, end);
       end += n;
     }
-    this.batchEnd = end;
-    slabUsed = this.batchEnd;
-    this.batchBytes += bytes;
+    wb.end = end;
+    slabUsed = end;
+    wb.bytes += bytes;
     this.scheduleFlush();
   }
 
@@ -699,21 +747,21 @@ export class SocketIo {
    * reads the region already handed over.
    */
   private closeBatchSegment(): void {
-    if (this.batch === null) return;
-    if (this.batchEnd !== this.batchStart) {
-      this.pushSegment(this.batch.subarray(this.batchStart, this.batchEnd));
-    }
-    this.batch = null;
+    const wb = this.wb;
+    if (wb === null || wb.region === null) return;
+    if (wb.end !== wb.start) this.pushSegment(wb.region.subarray(wb.start, wb.end));
+    wb.region = null;
   }
 
   private pushSegment(seg: Buffer): void {
-    if (this.segments === noSegments) {
-      this.segments = [seg];
-      this.segmentOps = [null];
-    } else {
-      this.segments.push(seg);
-      this.segmentOps.push(null);
-    }
+    const wb = this.batchOf();
+    wb.segments.push(seg);
+    wb.segmentOps.push(null);
+  }
+
+  private batchOf(): WriteBatch {
+    if (this.wb === null) this.wb = spareBatches.pop() ?? new WriteBatch();
+    return this.wb;
   }
 
   private scheduleFlush(): void {
@@ -729,13 +777,15 @@ export class SocketIo {
   flush(): void {
     this.flushScheduled = false;
     this.closeBatchSegment();
-    const segs = this.segments;
-    const ops = this.segmentOps;
-    if (segs.length === 0) return;
-    this.segments = noSegments;
-    this.segmentOps = noSegmentOps;
-    this.batchBytes = 0;
-    if (this.closed || this.socket.destroyed) return;
+    const wb = this.wb;
+    if (wb === null) return;
+    this.wb = null;
+    const segs = wb.segments;
+    const ops = wb.segmentOps;
+    if (segs.length === 0 || this.closed || this.socket.destroyed) {
+      releaseBatch(wb);
+      return;
+    }
     const sock = this.socket;
     const many = segs.length > 1;
     if (many) sock.cork();
@@ -745,6 +795,7 @@ export class SocketIo {
       else sock.write(segs[i]!);
     }
     if (many) sock.uncork();
+    releaseBatch(wb);
     this.pumpWrites();
   }
 

@@ -46,9 +46,11 @@ function endpointOf(address: string | undefined, port: number | undefined): Endp
 export class TcpStream implements IoOwner {
   private readonly executor: Executor;
   private sock: Socket | null = null;
+  /**
+   * The socket's I/O; once an `SslStream` has taken the socket over, the TLS
+   * layer's (`handedOver`), which cancel, close and timeouts reach too.
+   */
   private io: SocketIo | null = null;
-  /** The TLS layer's I/O once an `SslStream` has taken the socket over; cancel, close and timeouts reach it too. */
-  private upper: SocketIo | null = null;
   private connecting: ((ec: ErrorCode) => void) | null = null;
   /** Operations of upper layers that are not reads or writes (a TLS handshake or shutdown); made on first use. */
   private others: Set<(ec: ErrorCode) => void> | null = null;
@@ -85,7 +87,13 @@ export class TcpStream implements IoOwner {
   }
 
   isOpen(): boolean {
-    return this.sock !== null && !this.sock.destroyed && (this.io?.isOpen() ?? this.upper !== null);
+    if (this.sock === null || this.sock.destroyed || this.io === null) return false;
+    return this.handedOver() || this.io.isOpen();
+  }
+
+  /** The TLS layer drives the socket now: `io` runs over the TLS socket, not over `sock`. */
+  private handedOver(): boolean {
+    return this.io !== null && this.io.socket !== this.sock;
   }
 
   setNoDelay(noDelay = true): void {
@@ -182,7 +190,6 @@ export class TcpStream implements IoOwner {
   timeOut(): void {
     this.connecting?.(beastError.timeout);
     if (this.others) for (const abort of [...this.others]) abort(beastError.timeout);
-    this.upper?.close(beastError.timeout, true);
     this.io?.close(beastError.timeout, true);
     this.sock?.destroy();
   }
@@ -281,7 +288,7 @@ export class TcpStream implements IoOwner {
 
   /** A speculative write (`SpeculativeWriter`): all `bytes` taken now, or 0 and nothing taken. */
   [writeNow](buffers: ConstBufferSequence, bytes: number): number {
-    return this.io === null || this.upper !== null ? 0 : this.io.trySend(buffers, bytes);
+    return this.io === null || this.handedOver() ? 0 : this.io.trySend(buffers, bytes);
   }
 
   /**
@@ -301,13 +308,14 @@ export class TcpStream implements IoOwner {
     buffers: ConstBufferSequence | MutableBufferSequence | null,
     handler: CompletionHandler<[number]>,
   ): void {
+    const upper = this.handedOver();
     startSocketOp(
-      this.io,
+      upper ? null : this.io,
       write,
       buffers,
       handler,
       this.executor,
-      this.upper ? error.operationNotSupported : error.notConnected,
+      upper ? error.operationNotSupported : error.notConnected,
     );
   }
 
@@ -346,7 +354,6 @@ export class TcpStream implements IoOwner {
     this.connecting?.(error.operationAborted);
     if (this.others) for (const abort of [...this.others]) abort(error.operationAborted);
     this.io?.abortAll(error.operationAborted);
-    this.upper?.abortAll(error.operationAborted);
   }
 
   /**
@@ -355,7 +362,7 @@ export class TcpStream implements IoOwner {
    * written; `'receive'` makes reads report `eof`.
    */
   shutdown(what: ShutdownType): ErrorCode | null {
-    if (this.upper) return error.operationNotSupported;
+    if (this.handedOver()) return error.operationNotSupported;
     return this.io ? this.io.shutdown(what) : error.notConnected;
   }
 
@@ -371,10 +378,8 @@ export class TcpStream implements IoOwner {
   }
 
   private closeSocket(ec: ErrorCode): void {
-    this.upper?.close(ec);
     this.io?.close(ec);
-    if (this.io === null && this.upper === null) this.sock?.destroy();
-    this.upper = null;
+    if (this.io === null) this.sock?.destroy();
     this.io = null;
     this.sock = null;
   }
@@ -404,11 +409,11 @@ export class TcpStream implements IoOwner {
    * expiry, cancel and close.
    */
   handOver(makeUpper: (raw: Socket) => Socket): SocketIo | null {
-    if (!this.io || !this.sock) return null;
+    if (!this.io || !this.sock || this.handedOver()) return null;
     const raw = this.io.detach();
     this.io = null;
     const upper = makeUpper(raw);
-    this.upper = new SocketIo(upper, this.owner);
-    return this.upper;
+    this.io = new SocketIo(upper, this.owner);
+    return this.io;
   }
 }

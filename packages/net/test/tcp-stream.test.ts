@@ -1,5 +1,6 @@
 import { createServer, type Server, Socket } from 'node:net';
 import {
+  associatedSlotKey,
   asTuple,
   bindCancellationSlot,
   CancellationSignal,
@@ -710,6 +711,57 @@ describe('TcpStream lending reads (ChunkLender)', () => {
     const [ec, chunk] = await pending;
     expect(ec).toBeNull();
     expect(chunk.toString()).toBe('after');
+  });
+
+  it('a waiting lending read with a plain handler is kept as that handler, and completes as an operation would', async () => {
+    const { stream, peer } = await connected();
+    const pendingRead = () => (stream as unknown as { io: { read: unknown } }).io.read;
+    // Nothing can cancel it and it runs on the stream's executor: no operation object while it waits.
+    const first = lend(stream);
+    expect(typeof pendingRead()).toBe('function');
+    peer.write('one');
+    expect((await first)[1].toString()).toBe('one');
+    expect(pendingRead()).toBeNull();
+    // A readSome queued behind it, then the peer ends: both complete with eof, in order.
+    const order: string[] = [];
+    const second = lend(stream).then((r) => {
+      order.push('lend');
+      return r;
+    });
+    const third = stream.readSome(Buffer.alloc(8), asTuple()).then((r) => {
+      order.push('readSome');
+      return r;
+    });
+    expect(typeof pendingRead()).toBe('function');
+    peer.end();
+    expect((await second)[0]).toBe(error.eof);
+    expect((await third)[0]).toBe(error.eof);
+    expect(order).toEqual(['lend', 'readSome']);
+  });
+
+  it('a waiting lending read whose handler has a cancellation slot keeps its operation and is cancelled through it', async () => {
+    const { stream, peer } = await connected();
+    const signal = new CancellationSignal();
+    let returned = false;
+    const pending = new Promise<ErrorCode | null>((resolve) => {
+      // A handler with an associated cancellation slot (Asio's associated_cancellation_slot).
+      const handler = Object.assign(
+        (ec: ErrorCode | null) => {
+          expect(returned).toBe(true);
+          resolve(ec);
+        },
+        { [associatedSlotKey]: signal.slot() },
+      );
+      stream[lendSome](handler);
+      returned = true;
+    });
+    expect(typeof (stream as unknown as { io: { read: unknown } }).io.read).toBe('object');
+    signal.emit(cancellationType.total);
+    expect(await pending).toBe(error.operationAborted);
+    // The stream reads on as before.
+    const next = lend(stream);
+    peer.write('two');
+    expect((await next)[1].toString()).toBe('two');
   });
 
   it('a lending read started without a connection fails with notConnected', async () => {
