@@ -591,7 +591,7 @@ export async function runSoakClients(port, cfg) {
 
 /** Streams whose websocket timer is still armed (the stream's own timer; it is unref'd, so not in the resource list). */
 export function armedTimers(streams) {
-  return streams.filter((ws) => ws.impl.timer !== undefined).length;
+  return streams.filter((ws) => ws.impl.timerArmed()).length;
 }
 
 /**

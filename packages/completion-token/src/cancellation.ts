@@ -70,7 +70,8 @@ export class CancellationState {
   private readonly child = new CancellationSignal();
 
   constructor(
-    parent: CancellationSlot | undefined,
+    /** The slot of the operation's own handler, which this state listens to (undefined: none). */
+    readonly parent: CancellationSlot | undefined,
     private filter: CancellationType = cancellationType.terminal,
   ) {
     parent?.assign((type) => {

@@ -15,6 +15,8 @@ const systemExecutor = systemContext.getExecutor();
 /** Bits of `ComposedOperation.opPhase`. */
 const INITIATING = 1;
 const COMPLETED = 2;
+/** Above those bits: how many arguments the final handler is called with (set by `complete`). */
+const ARGC_SHIFT = 2;
 
 /**
  * A composed operation written as a class, whose object can be started
@@ -42,13 +44,15 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
   private opExecutor: Executor = systemExecutor;
   /** The I/O object's executor: counts the work, and is where unassociated intermediate handlers complete. */
   private opIoExecutor: Executor = systemExecutor;
-  private opParentSlot: CancellationSlot | undefined = undefined;
   private opState: CancellationState | null = null;
-  /** `INITIATING` while `begin` runs, `COMPLETED` once `complete` was called: one field for both (a long-lived object). */
+  /**
+   * `INITIATING` while `begin` runs, `COMPLETED` once `complete` was called,
+   * and the final handler's argument count: one field for the three (a
+   * long-lived object, kept per connection).
+   */
   private opPhase = 0;
   private opEc: ErrorCode | null = null;
   private opValue: unknown = undefined;
-  private opArgc = 0;
 
   /** The operation's first step; called by `begin` once the handler is known. */
   protected abstract start(): void;
@@ -69,7 +73,6 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     this.opExecutor = getAssociatedExecutor(h, ioExecutor);
     this.opIoExecutor = ioExecutor;
     const slot = getAssociatedCancellationSlot(h);
-    this.opParentSlot = slot;
     // Without a slot on the final handler nothing can emit to the children,
     // so the state is made only on demand (as asyncCompose does).
     this.opState = slot ? new CancellationState(slot, cancellationType.terminal) : null;
@@ -90,12 +93,13 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     this.opPhase |= COMPLETED;
     // Release the work before the handler runs (Asio's rule).
     this.opIoExecutor.onWorkFinished();
-    this.opParentSlot?.clear();
+    // The final handler's slot (the state's parent) is done with this operation.
+    this.opState?.parent?.clear();
     this.opEc = ec;
     // `arguments` rather than a rest parameter: no array per completion for the usual one value.
     // biome-ignore lint/complexity/noArguments: the arity decides the call, without a rest array
     const argc = arguments.length;
-    this.opArgc = argc;
+    this.opPhase = (this.opPhase & (INITIATING | COMPLETED)) | (argc << ARGC_SHIFT);
     // biome-ignore lint/complexity/noArguments: several values are rare; avoid a rest array for one
     this.opValue = argc <= 2 ? value : Array.prototype.slice.call(arguments, 1);
     deliver(this, this.opExecutor, (this.opPhase & INITIATING) !== 0, this.opHandler);
@@ -106,11 +110,10 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
     const h = this.opHandler as CompletionHandler<unknown[]>;
     const ec = this.opEc;
     const v = this.opValue;
-    const argc = this.opArgc;
+    const argc = this.opPhase >>> ARGC_SHIFT;
     this.opHandler = null;
     this.opValue = undefined;
     this.opState = null;
-    this.opParentSlot = undefined;
     this.released();
     if (argc === 2) h(ec, v);
     else if (argc < 2) h(ec);

@@ -96,6 +96,16 @@ const flag = {
   canLend: 1 << 17,
 } as const;
 
+/**
+ * The role and the status are small enumerations kept in `flags` too, above
+ * the booleans: `ROLE_SHIFT` two bits (0 none, then `roles`), `STATUS_SHIFT`
+ * three bits (an index into `statuses`). Two fields fewer per connection.
+ */
+const ROLE_SHIFT = 18;
+const STATUS_SHIFT = 20;
+const roles: readonly (Role | null)[] = [null, 'client', 'server'];
+const statuses: readonly Status[] = ['handshake', 'open', 'closing', 'closed', 'failed'];
+
 /** What parking needs of a composed operation's `self`. */
 export interface Parkable {
   cancellationSlot(): CancellationSlot;
@@ -140,9 +150,32 @@ const MIN_READ_SPACE = 2048;
 const spareParsers: FrameParser[] = [];
 const MAX_SPARE_PARSERS = 64;
 
+/** A stream's timer (Beast's one timer per stream), made the first time it is armed. */
+class StreamTimer {
+  timer: NodeJS.Timeout | undefined = undefined;
+  /** Bumped by every clear or re-arm, so that an expiry already posted is dropped. */
+  gen = 0;
+  /** `performance.now()` when bytes last arrived (for the idle timer). */
+  lastReceived = 0;
+}
+
 export class StreamImpl<Next extends AsyncStream = AsyncStream> {
-  role: Role | null = null;
-  private statusValue: Status = 'handshake';
+  /** Beast's role: client after a handshake, server after an accept; null before either. */
+  get role(): Role | null {
+    return roles[(this.flags >>> ROLE_SHIFT) & 3] as Role | null;
+  }
+
+  set role(r: Role | null) {
+    this.flags = (this.flags & ~(3 << ROLE_SHIFT)) | (roles.indexOf(r) << ROLE_SHIFT);
+  }
+
+  private get statusValue(): Status {
+    return statuses[(this.flags >>> STATUS_SHIFT) & 7] as Status;
+  }
+
+  private set statusValue(s: Status) {
+    this.flags = (this.flags & ~(7 << STATUS_SHIFT)) | (statuses.indexOf(s) << STATUS_SHIFT);
+  }
   /**
    * The options; shared by every stream until one is changed (`ownOpts`).
    * `binary` and `autoFragment`, which change per message, are flags.
@@ -256,10 +289,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private rdWaiters: Partial<Record<ReadWaiter, Resume>> = noWaiters;
 
   // ---- timer ----
-  private timer: NodeJS.Timeout | undefined;
-  private timerGen = 0;
-  /** `performance.now()` when bytes last arrived (for the idle timer). */
-  private lastReceived = 0;
+  /** Made when a timer is first armed: a stream without timeouts (the default) never needs it. */
+  private tm: StreamTimer | null = null;
   /** The keep-alive ping for the current silence was sent. */
   declare private idlePinged: boolean;
   declare timedOut: boolean;
@@ -637,11 +668,18 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     this.armTimer(ms, () => this.timeOut());
   }
 
+  /** Whether a Node timer is armed for this stream now (the soak's leak check reads it). */
+  timerArmed(): boolean {
+    return this.tm !== null && this.tm.timer !== undefined;
+  }
+
   clearTimer(): void {
-    this.timerGen++;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    const tm = this.tm;
+    if (tm === null) return;
+    tm.gen++;
+    if (tm.timer !== undefined) {
+      clearTimeout(tm.timer);
+      tm.timer = undefined;
     }
   }
 
@@ -656,16 +694,22 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private armTimer(ms: number, onExpire: () => void): void {
     this.clearTimer();
     if (!Number.isFinite(ms)) return;
-    const gen = this.timerGen;
-    this.timer = setTimeout(
+    const tm = this.timerState();
+    const gen = tm.gen;
+    tm.timer = setTimeout(
       () => {
-        this.timer = undefined;
+        tm.timer = undefined;
         this.getExecutor().post(() => {
-          if (gen === this.timerGen) onExpire();
+          if (gen === tm.gen) onExpire();
         });
       },
       Math.max(0, ms),
     );
+  }
+
+  private timerState(): StreamTimer {
+    this.tm ??= new StreamTimer();
+    return this.tm;
   }
 
   private timeOut(): void {
@@ -677,7 +721,8 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** Data arrived from the peer (Beast's `reset_idle`). */
   noteReceived(): void {
     // The clock matters only with an idle timeout (none by default, as Beast).
-    if (this.opts.timeout.idleTimeout !== Number.POSITIVE_INFINITY) this.lastReceived = performance.now();
+    if (this.opts.timeout.idleTimeout !== Number.POSITIVE_INFINITY)
+      this.timerState().lastReceived = performance.now();
     this.idlePinged = false;
   }
 
@@ -693,7 +738,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private armIdle(): void {
     const t = this.opts.timeout;
     if (!Number.isFinite(t.idleTimeout)) return this.clearTimer();
-    this.lastReceived = performance.now();
+    this.timerState().lastReceived = performance.now();
     this.idlePinged = false;
     this.scheduleIdle();
   }
@@ -701,7 +746,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private scheduleIdle(): void {
     const t = this.opts.timeout;
     const due = t.keepAlivePings && !this.idlePinged ? t.idleTimeout / 2 : t.idleTimeout;
-    const left = this.lastReceived + due - performance.now();
+    const left = this.timerState().lastReceived + due - performance.now();
     // At least 1 ms: a Node timer may fire slightly before `performance.now()` says it is due.
     this.armTimer(Math.max(1, left), () => this.onIdleTimer());
   }
@@ -709,7 +754,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   private onIdleTimer(): void {
     if (this.statusValue !== 'open') return;
     const t = this.opts.timeout;
-    const silent = performance.now() - this.lastReceived;
+    const silent = performance.now() - this.timerState().lastReceived;
     if (silent >= t.idleTimeout) return this.timeOut();
     if (t.keepAlivePings && !this.idlePinged && silent >= t.idleTimeout / 2) {
       this.idlePinged = true;

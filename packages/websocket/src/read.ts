@@ -31,7 +31,13 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer, MutableBufferSequence } from '@tsio/net';
-import { BufferOverflowError, type ChunkLender, type LendHandler, lendSome } from '@tsio/net';
+import {
+  BufferOverflowError,
+  type ChunkLender,
+  defineFlagAccessors,
+  type LendHandler,
+  lendSome,
+} from '@tsio/net';
 import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
@@ -55,6 +61,12 @@ const SYNC_INFLATE_OUTPUT_MAX = 256 * 1024;
 /** Payloads at least this large, with nothing buffered, are read straight into the caller's buffer. */
 const DIRECT_READ_MIN = 16 * 1024;
 
+/** Bits of `ReadOp.flags`. */
+const readFlag = { finished: 1 << 0, whole: 1 << 1 } as const;
+const CONTROL_SHIFT = 4;
+const GENERATION_SHIFT = 8;
+const GENERATION_MASK = (1 << 22) - 1;
+
 /**
  * One read, reused: a stream keeps its last completed `ReadOp` and starts
  * the next read on it (`ComposedOperation`), so a read costs no operation
@@ -62,20 +74,44 @@ const DIRECT_READ_MIN = 16 * 1024;
  */
 class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private transferred = 0;
+  /**
+   * `finished` and `whole` below, one bit each (`readFlag`; accessors
+   * defined after the class), and `controlOpcode` and `generation` above them.
+   */
+  flags = 0;
+
   /** The opcode of a control frame whose whole payload is awaited (≤ 125 bytes); 0 when none. */
-  private controlOpcode = 0;
-  private finished = false;
+  private get controlOpcode(): number {
+    return (this.flags >>> CONTROL_SHIFT) & 0xf;
+  }
+
+  private set controlOpcode(op: number) {
+    this.flags = (this.flags & ~(0xf << CONTROL_SHIFT)) | (op << CONTROL_SHIFT);
+  }
+
+  /**
+   * Counts the uses of this object (modulo 2^22, so that `flags` stays a
+   * small integer), so that a zlib wake-up meant for an earlier read — a
+   * few milliseconds old at most — is dropped.
+   */
+  private get generation(): number {
+    return this.flags >>> GENERATION_SHIFT;
+  }
+
+  private set generation(g: number) {
+    this.flags = (this.flags & ((1 << GENERATION_SHIFT) - 1)) | ((g & GENERATION_MASK) << GENERATION_SHIFT);
+  }
+
+  declare private finished: boolean;
   /** Where payload bytes go: the caller's dynamic or fixed buffer, or nowhere (close's drain). */
   private dyn: DynamicBuffer | null = null;
   private fixed: Uint8Array | null = null;
   /** Bytes this read may still deliver in all; -1 for no limit (a small integer: no boxed number per op). */
   private limit = -1;
   /** Read a whole message (asyncRead) rather than some bytes (asyncReadSome). */
-  private whole = false;
+  declare private whole: boolean;
   /** When set, the read block is held by this owner (close) and stays held when the read ends. */
   private lockOwner: object | null = null;
-  /** Counts the uses of this object, so that a zlib wake-up meant for an earlier read is dropped. */
-  private generation = 0;
   /**
    * The next layer's `readSome` handler, for reads into the read buffer and
    * straight into the caller's (`directView` set): a bound method, not an
@@ -685,6 +721,8 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     );
   }
 }
+
+defineFlagAccessors(ReadOp.prototype, readFlag);
 
 function closePayload(code: number): Buffer {
   if (code === closeCode.none) return Buffer.alloc(0);
