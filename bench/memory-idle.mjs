@@ -2,7 +2,7 @@
 // process.memoryUsage() (after global.gc(), servers run with --expose-gc) before and after the
 // load generator opens N idle WebSocket connections; report RSS and heap per connection.
 // Servers report memory by printing `MEM <json>` on SIGUSR2 (see docs/performance.md).
-//   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3] [--warmup 200]
+//   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3] [--warmup 200] [--after-echo 32]
 import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
 import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
@@ -16,19 +16,25 @@ const { values: a } = parseArgs({
     only: { type: 'string' },
     settle: { type: 'string', default: '500' },
     warmup: { type: 'string', default: '200' },
+    'after-echo': { type: 'string', default: '0' },
   },
 });
 const N = Number(a.connections);
 const rounds = Number(a.rounds ?? (a.quick ? 1 : 3));
 const settleMs = Number(a.settle);
 const warmup = Number(a.warmup);
+// --after-echo SIZE: each measured connection first echoes one SIZE-byte message, so what an
+// idle connection keeps after it has been used is measured (0: idle straight after the handshake).
+const afterEcho = Number(a['after-echo']);
 // Each side needs N sockets plus slack; bash 'ulimit -n' is raised only where the soft limit is lower.
 const nofile = Math.max(8192, N * 2 + 256);
 
 const { run, missing } = availableContenders({ only: a.only?.split(',') });
 const machine = machineInfo();
 warnIfBusy(machine);
-console.log(`memory per idle connection: ${N} connections, ${rounds} round(s); node ${machine.node}`);
+console.log(
+  `memory per idle connection: ${N} connections, ${rounds} round(s)${afterEcho > 0 ? `, each idle after one ${afterEcho}-byte echo` : ''}; node ${machine.node}`,
+);
 for (const m of missing) console.log(`${m.name}: not built (${m.script} does not exist)`);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,12 +43,13 @@ const errors = [];
 
 // Opens `count` idle connections from a load-generator process and resolves, once they are all
 // open, with how many opened and a function that closes them (and waits for the process to end).
-async function openIdle(port, count) {
+async function openIdle(port, count, echoSize = 0) {
   let opened;
   let holder;
+  const echo = echoSize > 0 ? { echoFirst: true, size: echoSize } : {};
   const holding = runChild(
     'lib/loadgen.mjs',
-    { mode: 'idle', port, connections: count, holdMs: 60000 },
+    { mode: 'idle', port, connections: count, holdMs: 60000, ...echo },
     {
       nofile,
       timeoutMs: 120000,
@@ -85,12 +92,12 @@ async function measure(c) {
     // per-connection one. Open and close a first batch so that "before" already holds it;
     // `cold` (memory before any connection) still gives the old measure alongside.
     if (warmup > 0) {
-      const first = await openIdle(server.port, warmup);
+      const first = await openIdle(server.port, warmup, afterEcho);
       await first.close();
       await sleep(settleMs);
     }
     const before = warmup > 0 ? await server.memory() : cold;
-    const held = await openIdle(server.port, N);
+    const held = await openIdle(server.port, N, afterEcho);
     const count = held.n;
     await sleep(settleMs);
     const after = await server.memory();
@@ -165,7 +172,7 @@ const file = writeResult('memory-idle', {
   bench: 'memory-idle',
   date: new Date().toISOString(),
   machine,
-  config: { connections: N, rounds, settleMs, warmup },
+  config: { connections: N, rounds, settleMs, warmup, afterEcho },
   summary,
   results,
   errors,

@@ -6,7 +6,8 @@
 //         warmupMs + durationMs; counts echoes and round-trip latency inside the window only.
 //   check like echo but sends exactly `count` messages per connection and compares every echoed
 //         byte with what was sent (a broken server can't look fast: run this before measuring).
-//   idle  opens `connections` sockets, handshakes, prints "OPEN <n>", then holds them until
+//   idle  opens `connections` sockets, handshakes (with echoFirst, echoes one `size`-byte
+//         message on each), prints "OPEN <n>", then holds them until
 //         stdin closes / says "close" or holdMs passes.
 // Every message is one FIN frame masked with a fixed key and prebuilt once, so the client's cost
 // per message is a write of an existing buffer plus a minimal header parse of the echo.
@@ -406,11 +407,39 @@ function processCpuSeconds(pid) {
 /** USER_HZ: the unit of /proc/<pid>/stat's utime and stime (100 on Linux on every common arch). */
 const CLOCK_TICKS = 100;
 
+/** Sends one binary message of `size` bytes on each connection and waits for every echo. */
+async function echoOnce(conns, size) {
+  const frame = encodeMaskedFrame(2, makePayload(size, 'binary'));
+  const expected = (size < 126 ? 2 : size < 65536 ? 4 : 10) + size;
+  await Promise.all(
+    conns.map(
+      ({ sock, rest }) =>
+        new Promise((resolve, reject) => {
+          let got = rest.length;
+          const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10000);
+          const onData = (chunk) => {
+            got += chunk.length;
+            if (got < expected) return;
+            clearTimeout(timer);
+            sock.removeListener('data', onData);
+            sock.pause();
+            resolve();
+          };
+          sock.on('data', onData);
+          sock.resume();
+          sock.write(frame);
+        }),
+    ),
+  );
+}
+
 async function runIdle(p) {
   const conns = await openAll(p);
   for (const { sock } of conns) {
     sock.on('error', () => {});
   }
+  // Idle after one message each, rather than straight after the handshake.
+  if (p.echoFirst) await echoOnce(conns, p.size);
   process.stdout.write(`OPEN ${conns.length}\n`);
   await new Promise((resolve) => {
     const t = setTimeout(resolve, p.holdMs);

@@ -278,12 +278,13 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   wrBlock: object | null = null;
   rdBlock: object | null = null;
   /**
-   * The last completed read and write operations (read.ts, write.ts), kept
-   * for the next ones: a stream reads and writes one message at a time, so
-   * one object each serves every message.
+   * The last completed read operation (read.ts), kept for the next one: a
+   * stream reads one message at a time, so one object serves every message
+   * (an idle stream has its read pending anyway). Write operations are
+   * pooled across streams instead (write.ts): a stream that is not writing
+   * holds none.
    */
   spareReadOp: object | null = null;
-  spareWriteOp: object | null = null;
   // Made when an operation first parks: most streams never park one (memory per idle connection).
   private wrWaiters: Partial<Record<WriteWaiter, Resume>> = noWaiters;
   private rdWaiters: Partial<Record<ReadWaiter, Resume>> = noWaiters;

@@ -34,8 +34,10 @@ const MASKED_REUSE_MAX = 4096;
 const scratchKey = new Uint8Array(4);
 
 /**
- * One write, reused: a stream keeps its last completed `WriteOp` and starts
- * the next write on it (`ComposedOperation`), as read.ts does for reads.
+ * One write, reused: a completed `WriteOp` goes back to a pool shared by all
+ * streams and serves the next write of any of them (`ComposedOperation`), so
+ * a write costs no operation object and a stream that is not writing holds
+ * none (with its header buffers and handler, ~0.5 KB per used idle connection).
  */
 class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private payload: readonly Uint8Array[] = noBuffers;
@@ -61,8 +63,22 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   /** A client's last masked frame buffer, reused for the next frame of the same size. */
   private masked: Buffer | null = null;
 
-  constructor(private readonly impl: StreamImpl<Next>) {
+  /** The stream this write is for; null while the object waits in the pool. */
+  private stream: StreamImpl<Next> | null;
+
+  constructor(impl: StreamImpl<Next>) {
     super();
+    this.stream = impl;
+  }
+
+  private get impl(): StreamImpl<Next> {
+    return this.stream as StreamImpl<Next>;
+  }
+
+  /** A pooled object taken for a write on `impl`. */
+  attach(impl: StreamImpl<Next>): this {
+    this.stream = impl;
+    return this;
   }
 
   /** Prepares this object for the next write; `begin` then starts it. */
@@ -78,14 +94,20 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     return this;
   }
 
-  /** The write has completed: drop the caller's buffers and offer this object for the stream's next write. */
+  /**
+   * The write has completed: drop the caller's buffers and the stream, and
+   * offer this object for the next write of any stream. Nothing calls into
+   * it any more: every intermediate step (the next layer's write, a zlib
+   * compression) completed before the write did.
+   */
   protected override released(): void {
     this.payload = noBuffers;
     this.out = noBuffers;
     this.frame = noBuffers;
     this.parts[1] = noBuffer;
     this.single[0] = noBuffer;
-    this.impl.spareWriteOp ??= this;
+    this.stream = null;
+    if (spareWriteOps.length < MAX_SPARE_WRITE_OPS) spareWriteOps.push(this as WriteOp<AsyncStream>);
   }
 
   protected start(): void {
@@ -298,12 +320,14 @@ function slice(bufs: readonly Uint8Array[], start: number, len: number): Uint8Ar
   return out;
 }
 
-/** The stream's spare write operation, or a new one when it is in use. */
+/** Completed write operations, for the next write of any stream (bounded, as the socket layer's). */
+const spareWriteOps: WriteOp<AsyncStream>[] = [];
+const MAX_SPARE_WRITE_OPS = 64;
+
+/** A pooled write operation attached to `impl`, or a new one. */
 function writeOpOf<Next extends AsyncStream>(impl: StreamImpl<Next>): WriteOp<Next> {
-  const spare = impl.spareWriteOp as WriteOp<Next> | null;
-  if (spare === null) return new WriteOp(impl);
-  impl.spareWriteOp = null;
-  return spare;
+  const spare = spareWriteOps.pop() as WriteOp<Next> | undefined;
+  return spare === undefined ? new WriteOp(impl) : spare.attach(impl);
 }
 
 export function startWrite<

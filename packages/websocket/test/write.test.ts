@@ -10,8 +10,9 @@ import {
   useObservable,
   withAbortSignal,
 } from '@tsio/completion-token';
-import { FlatBuffer } from '@tsio/net';
+import { FlatBuffer, TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
+import { PermessageDeflate, Stream } from '../src/index.js';
 import { openPair, parseFrames, type Side, settle, track, underTest } from './helpers.js';
 
 function wire(raw: { bytes(): Buffer; clear(): void }): Buffer {
@@ -156,5 +157,58 @@ describe('cancellation of reads, writes and pings', () => {
     expect(ws.isOpen()).toBe(true);
     expect(parseFrames(wire(raw)).frames.map((f) => f.opcode)).toEqual([9]);
     expect(await ws.asyncWrite('later')).toBe(5);
+  });
+});
+
+describe('write operations pooled across streams', () => {
+  it('writes on several streams, interleaved and started from each other’s handlers, reach only their own peers', async () => {
+    const pairs = await Promise.all([openPair(), openPair(), openPair()]);
+    const deflated = await (async () => {
+      const [a, b] = TestStream.pair();
+      const client = new Stream(a);
+      const server = new Stream(b);
+      client.setOption(new PermessageDeflate({ client: true }));
+      server.setOption(new PermessageDeflate({ server: true }));
+      await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
+      return { client, server };
+    })();
+    // Writers: both ends of every pair (masked and unmasked frames), and a compressing client.
+    const writers = [
+      ...pairs.flatMap((p, i) => [
+        { name: `c${i}`, from: p.client, to: p.server },
+        { name: `s${i}`, from: p.server, to: p.client },
+      ]),
+      { name: 'z', from: deflated.client, to: deflated.server },
+    ];
+    const rounds = 20;
+    const received = new Map(writers.map((w) => [w.name, [] as string[]]));
+    const reading = writers.map(async (w) => {
+      for (let r = 0; r < rounds; r++) {
+        const buf = new FlatBuffer();
+        await w.to.asyncRead(buf);
+        received.get(w.name)?.push(Buffer.from(buf.data() as Uint8Array).toString());
+      }
+    });
+    // Each completed write starts the next writer's write from its handler, so the
+    // operation just released is the one the next stream takes from the pool.
+    await new Promise<void>((resolve, reject) => {
+      let k = 0;
+      const next = (): void => {
+        if (k === rounds * writers.length) return resolve();
+        const w = writers[k % writers.length] as (typeof writers)[number];
+        const text = `${w.name}:${Math.floor(k / writers.length)}:${'x'.repeat(k % 7 === 0 ? 3000 : k)}`;
+        k++;
+        w.from.asyncWrite(Buffer.from(text), (ec) => (ec ? reject(ec) : next()));
+      };
+      next();
+    });
+    await Promise.all(reading);
+    for (const w of writers) {
+      const got = received.get(w.name) ?? [];
+      expect(got).toHaveLength(rounds);
+      got.forEach((text, r) => {
+        expect(text.startsWith(`${w.name}:${r}:`)).toBe(true);
+      });
+    }
   });
 });
