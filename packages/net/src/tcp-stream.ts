@@ -43,6 +43,26 @@ function endpointOf(address: string | undefined, port: number | undefined): Endp
  * and the socket is closed; an operation started after the expiry fails the
  * same way. The expiry stays until changed, as in Beast.
  */
+/**
+ * What a `TcpStream` needs only for `asyncConnect`, expiries and the TLS
+ * layer's other operations: made on first use, so a stream adopted from an
+ * acceptor and used without timeouts keeps three fields fewer.
+ */
+class TcpAux {
+  connecting: ((ec: ErrorCode) => void) | null = null;
+  /** Operations of upper layers that are not reads or writes (a TLS handshake or shutdown); made on first use. */
+  others: Set<(ec: ErrorCode) => void> | null = null;
+  /** `null`: no expiry (not `Infinity`, which would be a boxed number). */
+  expiry: TimePoint | null = null;
+  timer: NodeJS.Timeout | null = null;
+
+  /** Completes the connect in progress and the upper layers' operations with `ec`. */
+  abortAll(ec: ErrorCode): void {
+    this.connecting?.(ec);
+    if (this.others) for (const abort of [...this.others]) abort(ec);
+  }
+}
+
 export class TcpStream implements IoOwner {
   private readonly executor: Executor;
   private sock: Socket | null = null;
@@ -51,12 +71,8 @@ export class TcpStream implements IoOwner {
    * layer's (`handedOver`), which cancel, close and timeouts reach too.
    */
   private io: SocketIo | null = null;
-  private connecting: ((ec: ErrorCode) => void) | null = null;
-  /** Operations of upper layers that are not reads or writes (a TLS handshake or shutdown); made on first use. */
-  private others: Set<(ec: ErrorCode) => void> | null = null;
-  /** `null`: no expiry (not `Infinity`, which would be a boxed number kept by every stream). */
-  private expiry: TimePoint | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** Connect and expiry state, made on first use (`TcpAux`). */
+  private aux: TcpAux | null = null;
   private pending = 0;
 
   /**
@@ -119,36 +135,44 @@ export class TcpStream implements IoOwner {
 
   /** Like `expiresAfter`, with a `performance.now()` time point. */
   expiresAt(t: TimePoint): void {
-    this.expiry = t === Number.POSITIVE_INFINITY ? null : t;
+    this.auxState().expiry = t === Number.POSITIVE_INFINITY ? null : t;
     this.armTimer();
   }
 
   /** Removes the expiry. */
   expiresNever(): void {
-    this.expiry = null;
+    if (this.aux !== null) this.aux.expiry = null;
     this.armTimer();
   }
 
   /** The current expiry as a `performance.now()` time point (`Infinity` for never). */
   expiresAtTime(): TimePoint {
-    return this.expiry ?? Number.POSITIVE_INFINITY;
+    return this.aux?.expiry ?? Number.POSITIVE_INFINITY;
+  }
+
+  private auxState(): TcpAux {
+    this.aux ??= new TcpAux();
+    return this.aux;
   }
 
   private armTimer(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    const aux = this.aux;
+    if (aux === null) return;
+    if (aux.timer) {
+      clearTimeout(aux.timer);
+      aux.timer = null;
     }
-    if (this.pending === 0 || this.expiry === null) return;
-    this.timer = setTimeout(onTimer, Math.max(0, Math.ceil(this.expiry - performance.now())), this);
+    if (this.pending === 0 || aux.expiry === null) return;
+    aux.timer = setTimeout(onTimer, Math.max(0, Math.ceil(aux.expiry - performance.now())), this);
   }
 
   /** @internal the expiry timer fired (through the shared `onTimer`, no closure per stream). */
   onTimer(): void {
-    this.timer = null;
+    const aux = this.auxState();
+    aux.timer = null;
     if (this.pending === 0) return;
     // Timers may fire a fraction of a millisecond before performance.now() reaches the expiry.
-    if (this.expiry !== null && performance.now() + 1 >= this.expiry) this.timeOut();
+    if (aux.expiry !== null && performance.now() + 1 >= aux.expiry) this.timeOut();
     else this.armTimer();
   }
 
@@ -163,21 +187,22 @@ export class TcpStream implements IoOwner {
 
   /** @internal Checked by every readSome/writeSome: skip the clock when there is no expiry. */
   expired(): boolean {
-    return this.expiry !== null && performance.now() >= this.expiry;
+    const aux = this.aux;
+    return aux !== null && aux.expiry !== null && performance.now() >= aux.expiry;
   }
 
   /** @internal */
   opStarted(): void {
     this.executor.onWorkStarted();
-    if (this.pending++ === 0 && this.expiry !== null) this.armTimer();
+    if (this.pending++ === 0 && this.aux !== null && this.aux.expiry !== null) this.armTimer();
   }
 
   /** @internal */
   opFinished(): void {
     this.executor.onWorkFinished();
-    if (--this.pending === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    if (--this.pending === 0 && this.aux?.timer) {
+      clearTimeout(this.aux.timer);
+      this.aux.timer = null;
     }
   }
 
@@ -188,8 +213,7 @@ export class TcpStream implements IoOwner {
 
   /** @internal The expiry passed: every pending operation completes with `timeout` and the socket closes. */
   timeOut(): void {
-    this.connecting?.(beastError.timeout);
-    if (this.others) for (const abort of [...this.others]) abort(beastError.timeout);
+    this.aux?.abortAll(beastError.timeout);
     this.io?.close(beastError.timeout, true);
     this.sock?.destroy();
   }
@@ -223,7 +247,7 @@ export class TcpStream implements IoOwner {
       handler(error.hostNotFound, undefined as unknown as Endpoint);
       return;
     }
-    if (this.connecting) {
+    if (this.aux?.connecting) {
       handler(error.inProgress, undefined as unknown as Endpoint);
       return;
     }
@@ -233,7 +257,7 @@ export class TcpStream implements IoOwner {
     let attempt: Socket | null = null;
     let lastError: ErrorCode = error.hostNotFound;
     const done = (ec: ErrorCode | null, ep?: Endpoint) => {
-      this.connecting = null;
+      this.auxState().connecting = null;
       this.owner.opFinished();
       handler(ec, ep as Endpoint);
     };
@@ -242,9 +266,10 @@ export class TcpStream implements IoOwner {
       attempt = null;
       done(ec);
     };
-    this.connecting = abort;
+    const aux = this.auxState();
+    aux.connecting = abort;
     getAssociatedCancellationSlot(handler)?.assign((type) => {
-      if (type & cancellationType.all && this.connecting === abort) abort(error.operationAborted);
+      if (type & cancellationType.all && aux.connecting === abort) abort(error.operationAborted);
     });
     const next = () => {
       if (index >= list.length) {
@@ -351,8 +376,7 @@ export class TcpStream implements IoOwner {
 
   /** Pending operations (connect, reads, writes, and the TLS layer's) complete with `operationAborted`. */
   cancel(): void {
-    this.connecting?.(error.operationAborted);
-    if (this.others) for (const abort of [...this.others]) abort(error.operationAborted);
+    this.aux?.abortAll(error.operationAborted);
     this.io?.abortAll(error.operationAborted);
   }
 
@@ -390,14 +414,15 @@ export class TcpStream implements IoOwner {
    * until the returned function is called.
    */
   trackOperation(abort: (ec: ErrorCode) => void): () => void {
-    this.others ??= new Set();
-    this.others.add(abort);
+    const aux = this.auxState();
+    aux.others ??= new Set();
+    aux.others.add(abort);
     this.owner.opStarted();
     let tracked = true;
     return () => {
       if (!tracked) return;
       tracked = false;
-      this.others?.delete(abort);
+      aux.others?.delete(abort);
       this.owner.opFinished();
     };
   }

@@ -97,14 +97,11 @@ const flag = {
 } as const;
 
 /**
- * The role and the status are small enumerations kept in `flags` too, above
- * the booleans: `ROLE_SHIFT` two bits (0 none, then `roles`), `STATUS_SHIFT`
- * three bits (an index into `statuses`). Two fields fewer per connection.
+ * The role is kept in `flags` too, above the booleans: two bits, 0 for none,
+ * then an index into `roles`. One field fewer per connection.
  */
 const ROLE_SHIFT = 18;
-const STATUS_SHIFT = 20;
 const roles: readonly (Role | null)[] = [null, 'client', 'server'];
-const statuses: readonly Status[] = ['handshake', 'open', 'closing', 'closed', 'failed'];
 
 /** What parking needs of a composed operation's `self`. */
 export interface Parkable {
@@ -150,6 +147,10 @@ const MIN_READ_SPACE = 2048;
 const spareParsers: FrameParser[] = [];
 const MAX_SPARE_PARSERS = 64;
 
+function offerParser(p: FrameParser): void {
+  if (spareParsers.length < MAX_SPARE_PARSERS) spareParsers.push(p);
+}
+
 /** A stream's timer (Beast's one timer per stream), made the first time it is armed. */
 class StreamTimer {
   timer: NodeJS.Timeout | undefined = undefined;
@@ -169,13 +170,11 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     this.flags = (this.flags & ~(3 << ROLE_SHIFT)) | (roles.indexOf(r) << ROLE_SHIFT);
   }
 
-  private get statusValue(): Status {
-    return statuses[(this.flags >>> STATUS_SHIFT) & 7] as Status;
-  }
-
-  private set statusValue(s: Status) {
-    this.flags = (this.flags & ~(7 << STATUS_SHIFT)) | (statuses.indexOf(s) << STATUS_SHIFT);
-  }
+  /**
+   * A field, not bits of `flags` like the role: the read loop checks the
+   * status on every step, and decoding it there cost ~8 % of an in-process echo.
+   */
+  private statusValue: Status = 'handshake';
   /**
    * The options; shared by every stream until one is changed (`ownOpts`).
    * `binary` and `autoFragment`, which change per message, are flags.
@@ -298,8 +297,6 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** Set when the first error has been reported; later ones become operationAborted. */
   declare private failedReported: boolean;
 
-  controlCallback: ControlCallback | null = null;
-
   /**
    * The next layer lends the bytes it receives (`ChunkLender`: a TCP or TLS
    * stream): reads then parse frames in Node's own buffers, with no copy
@@ -365,18 +362,23 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
     return p;
   }
 
-  /** A read has ended: a parser at rest (between messages) goes back to the pool. */
+  /**
+   * A read has ended: a parser at rest (between messages) goes back to the
+   * pool — unless bytes are still buffered, which the next read parses at
+   * once (frames arriving back to back keep their parser).
+   */
   releaseParser(): void {
     const p = this.parserStore;
-    if (p === null || !p.atRest) return;
+    if (p === null || this.rdPos !== this.rdEnd || !p.atRest) return;
     this.parserStore = null;
-    if (spareParsers.length < MAX_SPARE_PARSERS) spareParsers.push(p);
+    offerParser(p);
   }
 
   /** The parser's options change (new role, permessage-deflate): the next frame gets a parser configured anew. */
   private dropParser(): void {
-    this.releaseParser();
+    const p = this.parserStore;
     this.parserStore = null;
+    if (p?.atRest) offerParser(p);
   }
 
   // ---- parking a user operation (Beast's saved_handler with its cancellation filter) ----
@@ -654,7 +656,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   }
 
   invokeControlCallback(kind: FrameType, payload: Uint8Array): void {
-    const cb = this.controlCallback;
+    const cb = this.opts.controlCallback;
     if (cb) cb(kind, Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
   }
 

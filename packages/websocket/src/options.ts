@@ -1,7 +1,7 @@
 import type { RequestType, ResponseType } from './detail/handshake.js';
 import { isToken } from './detail/http-fields.js';
 import { defaultPmdOptions, type PmdOptions } from './detail/pmd.js';
-import type { Refusal, Role } from './impl.js';
+import type { ControlCallback, Refusal, Role } from './impl.js';
 
 /**
  * Beast's `stream_base::timeout` (stream_base.hpp). Durations in
@@ -51,6 +51,8 @@ export interface StreamOptions {
   decorator: Decorator | null;
   subprotocols: Subprotocols | null;
   requestFilter: RequestFilter | null;
+  /** Beast's `control_callback`: told of every ping, pong and close frame received. */
+  controlCallback: ControlCallback | null;
 }
 
 export function defaultOptions(): StreamOptions {
@@ -68,6 +70,7 @@ export function defaultOptions(): StreamOptions {
     decorator: null,
     subprotocols: null,
     requestFilter: null,
+    controlCallback: null,
   };
 }
 

@@ -226,7 +226,8 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
 
   /** Called for every received ping, pong and close frame; without an argument, removes it. */
   controlCallback(fn?: ControlCallback): void {
-    this.impl.controlCallback = fn ?? null;
+    // Kept with the options (shared until one is changed): most streams never set one.
+    ownOpts(this.impl).controlCallback = fn ?? null;
   }
 
   /**
