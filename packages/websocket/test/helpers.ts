@@ -7,7 +7,7 @@
 import { createServer, type Socket } from 'node:net';
 import { type ErrorCode, error as netError } from '@tsio/completion-token';
 import { FailCount, TestStream, type TestStreamOptions } from '@tsio/net';
-import { Stream } from '../src/index.js';
+import { PermessageDeflate, Stream } from '../src/index.js';
 
 /** Lets posted handlers and chained I/O run: a fixed number of macrotask turns. */
 export async function settle(turns = 20): Promise<void> {
@@ -213,6 +213,17 @@ export async function openPair(options: TestStreamOptions = {}) {
   const server = new Stream(b);
   await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/chat')]);
   return { client, server, a, b };
+}
+
+/** Two connected, opened streams that negotiated permessage-deflate (default parameters). */
+export async function openDeflatePair() {
+  const [a, b] = TestStream.pair();
+  const client = new Stream(a);
+  const server = new Stream(b);
+  client.setOption(new PermessageDeflate({ client: true }));
+  server.setOption(new PermessageDeflate({ server: true }));
+  await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
+  return { client, server };
 }
 
 /**

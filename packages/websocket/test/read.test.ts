@@ -20,11 +20,13 @@ import {
   drainPeer,
   frame,
   KEY,
+  openDeflatePair,
   openPair,
   parseFrames,
   type Side,
   settle,
   track,
+  type UnderTest,
   underTest,
 } from './helpers.js';
 
@@ -335,6 +337,14 @@ describe('the reused read and write operations', () => {
 });
 
 describe('the frame parser is held only while a frame is read (pooled between messages)', () => {
+  /** Sends `bytes` from the raw peer; the stream's read fails the connection: its error, after the closing handshake. */
+  async function readFailure(t: UnderTest, bytes: Buffer): Promise<ErrorCode | null> {
+    await t.raw.writeSome(bytes);
+    const read = codeOf(t.ws.asyncRead(new FlatBuffer()));
+    await drainPeer(t.raw, { shutdownOnClose: true });
+    return read;
+  }
+
   it('gives it up after a whole message, keeps it inside a fragmented message or a split header', async () => {
     const { ws, raw } = await underTest('server');
     expect(ws.impl.hasParser).toBe(false);
@@ -385,42 +395,25 @@ describe('the frame parser is held only while a frame is read (pooled between me
     await a.raw.writeSome(last.subarray(3));
     expect(await aRead).toBe(11);
     // ...and still refuses masked ones (RFC 6455 §5.1), as a server's refuses unmasked ones.
-    await c.raw.writeSome(frame({ opcode: 2, payload: 'm', mask: KEY }));
-    const cRead = codeOf(c.ws.asyncRead(new FlatBuffer()));
-    await drainPeer(c.raw, { shutdownOnClose: true });
-    expect(await cRead).toBe(error.badMaskedFrame);
-    await b.raw.writeSome(frame({ opcode: 2, payload: 'u' }));
-    const bRead = codeOf(b.ws.asyncRead(new FlatBuffer()));
-    await drainPeer(b.raw, { shutdownOnClose: true });
-    expect(await bRead).toBe(error.badUnmaskedFrame);
+    expect(await readFailure(c, frame({ opcode: 2, payload: 'm', mask: KEY }))).toBe(error.badMaskedFrame);
+    expect(await readFailure(b, frame({ opcode: 2, payload: 'u' }))).toBe(error.badUnmaskedFrame);
   });
 
   it('a parser used under permessage-deflate does not let RSV1 through on a stream without it', async () => {
-    const [a1, b1] = TestStream.pair();
-    const pc = new Stream(a1);
-    const ps = new Stream(b1);
-    pc.setOption(new PermessageDeflate({ client: true }));
-    ps.setOption(new PermessageDeflate({ server: true }));
-    await Promise.all([ps.asyncAccept(), pc.asyncHandshake('localhost', '/')]);
+    const { client: pc, server: ps } = await openDeflatePair();
     await pc.asyncWrite(Buffer.from('compressed '.repeat(50)));
     expect(await ps.asyncRead(new FlatBuffer())).toBe(550);
     expect(ps.impl.hasParser).toBe(false);
     const plain = await underTest('server');
     // "Hello", compressed (RFC 7692 §7.2.3.1), with RSV1 set: not negotiated here.
     const hello = Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
-    await plain.raw.writeSome(frame({ opcode: 1, rsv: 4, payload: hello, mask: KEY }));
-    const read = codeOf(plain.ws.asyncRead(new FlatBuffer()));
-    await drainPeer(plain.raw, { shutdownOnClose: true });
-    expect(await read).toBe(error.badReservedBits);
+    expect(await readFailure(plain, frame({ opcode: 1, rsv: 4, payload: hello, mask: KEY }))).toBe(
+      error.badReservedBits,
+    );
   });
 
   it('a compressed message read in pieces after its last frame arrived needs no new bytes', async () => {
-    const [a1, b1] = TestStream.pair();
-    const pc = new Stream(a1);
-    const ps = new Stream(b1);
-    pc.setOption(new PermessageDeflate({ client: true }));
-    ps.setOption(new PermessageDeflate({ server: true }));
-    await Promise.all([ps.asyncAccept(), pc.asyncHandshake('localhost', '/')]);
+    const { client: pc, server: ps } = await openDeflatePair();
     const text = Buffer.from('z'.repeat(20_000));
     await pc.asyncWrite(text);
     const got: Buffer[] = [];

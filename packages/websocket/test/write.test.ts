@@ -10,10 +10,9 @@ import {
   useObservable,
   withAbortSignal,
 } from '@tsio/completion-token';
-import { FlatBuffer, TestStream } from '@tsio/net';
+import { FlatBuffer } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
-import { PermessageDeflate, Stream } from '../src/index.js';
-import { openPair, parseFrames, type Side, settle, track, underTest } from './helpers.js';
+import { openDeflatePair, openPair, parseFrames, type Side, settle, track, underTest } from './helpers.js';
 
 function wire(raw: { bytes(): Buffer; clear(): void }): Buffer {
   const b = raw.bytes();
@@ -163,15 +162,7 @@ describe('cancellation of reads, writes and pings', () => {
 describe('write operations pooled across streams', () => {
   it('writes on several streams, interleaved and started from each other’s handlers, reach only their own peers', async () => {
     const pairs = await Promise.all([openPair(), openPair(), openPair()]);
-    const deflated = await (async () => {
-      const [a, b] = TestStream.pair();
-      const client = new Stream(a);
-      const server = new Stream(b);
-      client.setOption(new PermessageDeflate({ client: true }));
-      server.setOption(new PermessageDeflate({ server: true }));
-      await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
-      return { client, server };
-    })();
+    const deflated = await openDeflatePair();
     // Writers: both ends of every pair (masked and unmasked frames), and a compressing client.
     const writers = [
       ...pairs.flatMap((p, i) => [
