@@ -245,7 +245,7 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   get parser(): FrameParser {
     return this.parserStore ?? this.takeParser();
   }
-  /** Whether the stream holds a parser now (the read loop waits for bytes before taking one). */
+  /** Whether the stream holds a parser now (a read waits for bytes before taking one, read.ts `first`). */
   get hasParser(): boolean {
     return this.parserStore !== null;
   }
