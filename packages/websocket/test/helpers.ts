@@ -223,7 +223,7 @@ export async function openDeflatePair() {
   client.setOption(new PermessageDeflate({ client: true }));
   server.setOption(new PermessageDeflate({ server: true }));
   await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
-  return { client, server };
+  return { client, server, a, b };
 }
 
 /**

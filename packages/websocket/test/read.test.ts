@@ -13,7 +13,7 @@ import {
 import { defaultExecutor, IoContext, makeStrand } from '@tsio/executor';
 import { FlatBuffer, MultiBuffer, TestStream } from '@tsio/net';
 import { describe, expect, it } from 'vitest';
-import { error, PermessageDeflate, Stream } from '../src/index.js';
+import { error, Stream } from '../src/index.js';
 import {
   closeCodeOf,
   codeOf,
@@ -163,12 +163,7 @@ describe('zero-length frames', () => {
 
 describe('bufferOverflow with permessage-deflate', () => {
   it('a whole compressed message that does not fit the dynamic buffer fails with bufferOverflow', async () => {
-    const [a, b] = TestStream.pair();
-    const client = new Stream(a);
-    const server = new Stream(b);
-    client.setOption(new PermessageDeflate({ client: true }));
-    server.setOption(new PermessageDeflate({ server: true }));
-    await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
+    const { client, server, b } = await openDeflatePair();
     await client.asyncWrite('z'.repeat(100));
     expect(parseFrames(b.bytes()).frames[0]!.rsv).toBe(4);
     const t = track<[number]>();
