@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { ErrorCode } from '@tsio/completion-token';
-import { FlatBuffer, isChunkLender, TcpStream } from '@tsio/net';
+import { FlatBuffer, isChunkLender, MultiBuffer, TcpStream } from '@tsio/net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
@@ -95,6 +95,57 @@ describe('reading frames lent by the next layer (TCP)', () => {
         },
       ),
       { numRuns: 25 },
+    );
+  });
+
+  it('large payloads are unmasked from the lent chunks into the caller buffer, whatever the cuts and the buffer kind', async () => {
+    // Past 16 KiB a payload goes from Node's chunks straight into the caller's
+    // buffer (no read buffer in between), unmasked on the way: the key phase
+    // must carry across chunks cut anywhere, and text is validated across them.
+    const { ws, raw } = await acceptedPair();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 16 * 1024, max: 200 * 1024 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom('flat', 'multi', 'fixed', 'text'),
+        fc.integer({ min: 0, max: 255 }),
+        async (size, cuts, kind, seed) => {
+          // Text: a 3-byte character repeated, so that most cuts fall inside one.
+          const payload =
+            kind === 'text'
+              ? Buffer.from('\u20ac'.repeat(Math.ceil(size / 3))).subarray(0, size - (size % 3))
+              : Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff));
+          const key = Uint8Array.of(seed, 0x5a, 0xa5, 0xff - seed);
+          const wire = frame({ opcode: kind === 'text' ? Opcode.text : Opcode.binary, payload, mask: key });
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((x, y) => x - y);
+          const sending = (async () => {
+            let from = 0;
+            for (const at of [...points, wire.length]) {
+              if (at > from) raw.write(wire.subarray(from, at));
+              from = at;
+              await pause(2);
+            }
+          })();
+          let got: Buffer;
+          if (kind === 'fixed') {
+            // readSome into a fixed buffer: pieces until the message is done.
+            const out = Buffer.alloc(payload.length);
+            let at = 0;
+            do at += await ws.asyncReadSome(out.subarray(at));
+            while (!ws.isMessageDone());
+            expect(at).toBe(payload.length);
+            got = out;
+          } else {
+            const buffer = kind === 'multi' ? new MultiBuffer() : new FlatBuffer();
+            expect(await ws.asyncRead(buffer)).toBe(payload.length);
+            got = Buffer.concat([buffer.data()].flat() as Uint8Array[]);
+          }
+          expect(got.equals(payload)).toBe(true);
+          await sending;
+          expect(ws.impl.rdEnd - ws.impl.rdPos).toBe(0);
+        },
+      ),
+      { numRuns: 30 },
     );
   });
 
