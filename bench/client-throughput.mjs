@@ -4,7 +4,14 @@
 // The bench's own load generator (1 connection) is shown as a reference: a client doing almost no work.
 //   node bench/client-throughput.mjs [--quick] [--rounds 3] [--duration 3000] [--sizes 32,1024,65536] [--depths 1,16]
 import { parseArgs } from 'node:util';
-import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
+import {
+  applyMallocTrimThreshold,
+  machineInfo,
+  runChild,
+  startServer,
+  warnIfBusy,
+  writeResult,
+} from './lib/proc.mjs';
 import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 /** Client contenders, in run order. Adding one: a bench/clients/<name>-client.mjs adapter + a line here. */
@@ -17,6 +24,7 @@ export const clients = [
 
 const { values: a } = parseArgs({
   options: {
+    'malloc-trim-threshold': { type: 'string' },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     duration: { type: 'string' },
@@ -35,11 +43,13 @@ const cfg = {
   depths: list(a.depths, [1, 16]),
   connections: 1,
 };
+const mallocTrim = applyMallocTrimThreshold(a['malloc-trim-threshold']);
 const machine = machineInfo();
 warnIfBusy(machine);
 console.log(
   `client throughput against bench/servers/raw-echo.mjs: node ${machine.node}, ws ${machine.ws}, undici ${machine.undici}; ` +
-    `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell`,
+    `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell; ` +
+    `MALLOC_TRIM_THRESHOLD_ ${mallocTrim ?? "unset (glibc's dynamic default)"}`,
 );
 
 const status = {};

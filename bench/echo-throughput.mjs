@@ -3,14 +3,22 @@
 // each round, several rounds; prints medians with ratios to ws and to raw, writes JSON.
 //   node bench/echo-throughput.mjs [--quick] [--rounds 3] [--duration 3000] [--warmup 500]
 //        [--deflate] [--sizes 32,1024] [--connections 1,64] [--depths 1,16] [--only ws,raw]
-//        [--max-inflight-mb 64] [--verify content]
+//        [--max-inflight-mb 64] [--verify content] [--malloc-trim-threshold BYTES]
 import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
-import { machineInfo, runChild, startServer, warnIfBusy, writeResult } from './lib/proc.mjs';
+import {
+  applyMallocTrimThreshold,
+  machineInfo,
+  runChild,
+  startServer,
+  warnIfBusy,
+  writeResult,
+} from './lib/proc.mjs';
 import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 const { values: a } = parseArgs({
   options: {
+    'malloc-trim-threshold': { type: 'string' },
     quick: { type: 'boolean', default: false },
     deflate: { type: 'boolean', default: false },
     rounds: { type: 'string' },
@@ -39,12 +47,14 @@ const cfg = {
 };
 
 const { run, missing } = availableContenders({ deflate, only: a.only?.split(',') });
+const mallocTrim = applyMallocTrimThreshold(a['malloc-trim-threshold']);
 const machine = machineInfo();
 warnIfBusy(machine);
 console.log(
   `echo throughput (${cfg.mode}): ${machine.cpuModel}, ${machine.nproc} CPUs, node ${machine.node}, ws ${machine.ws}` +
     ` (the ws row without bufferutil${machine.bufferutil ? `, ws+bufferutil with bufferutil ${machine.bufferutil}` : ''}); ` +
-    `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell`,
+    `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell; ` +
+    `MALLOC_TRIM_THRESHOLD_ ${mallocTrim ?? "unset (glibc's dynamic default)"}`,
 );
 for (const m of missing) console.log(`${m.name}: not built (${m.script} does not exist)`);
 
@@ -161,6 +171,9 @@ for (const cell of cells) {
           serverUsPerMsg: xs.every((x) => typeof x.serverCpu === 'number' && x.messages > 0)
             ? median(xs.map((x) => (x.serverCpu * 1e6) / x.messages))
             : null,
+          serverFaultsPerMsg: xs.every((x) => typeof x.serverFaults === 'number' && x.messages > 0)
+            ? median(xs.map((x) => x.serverFaults / x.messages))
+            : null,
         }
       : null;
   }
@@ -194,6 +207,7 @@ for (const cell of cells) {
       '',
       '',
       '',
+      '',
     ]);
     continue;
   }
@@ -204,6 +218,7 @@ for (const cell of cells) {
         ...label,
         c.name,
         status[c.name] === 'ok' ? 'error' : status[c.name],
+        '',
         '',
         '',
         '',
@@ -229,12 +244,13 @@ for (const cell of cells) {
       m.serverUsPerMsg === null
         ? '—'
         : `${m.serverUsPerMsg < 100 ? m.serverUsPerMsg.toFixed(1) : Math.round(m.serverUsPerMsg)} µs`,
+      m.serverFaultsPerMsg === null ? '—' : m.serverFaultsPerMsg.toFixed(m.serverFaultsPerMsg < 10 ? 2 : 0),
     ]);
   }
 }
 
 console.log(
-  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit);\nserver CPU/msg = the server's user+system CPU time in the window per message echoed (/proc; less noisy than msg/s)`,
+  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit);\nserver CPU/msg = the server's user+system CPU time in the window per message echoed (/proc; less noisy than msg/s);\nfaults/msg = the server's minor page faults in the window per message (memory its allocator gave back and touched again)`,
 );
 console.log(
   table(
@@ -252,6 +268,7 @@ console.log(
       '×raw',
       'loadgen CPU',
       'server CPU/msg',
+      'faults/msg',
     ],
     rows,
   ),

@@ -331,6 +331,8 @@ async function runEcho(p) {
   let cpu0 = null;
   let server0 = null;
   let serverCpu = null;
+  let faults0 = null;
+  let serverFaults = null;
   if (checking) {
     await new Promise((resolve) => {
       finishCheck = resolve;
@@ -346,6 +348,7 @@ async function runEcho(p) {
     const w0 = performance.now();
     cpu0 = process.cpuUsage();
     server0 = processCpuSeconds(p.serverPid);
+    faults0 = processMinorFaults(p.serverPid);
     measuring = !failure;
     await new Promise((resolve) => {
       const t = setTimeout(resolve, p.durationMs);
@@ -361,6 +364,8 @@ async function runEcho(p) {
     cpu0 = (c.user + c.system) / 1e6 / seconds;
     const server1 = processCpuSeconds(p.serverPid);
     serverCpu = server0 === null || server1 === null ? null : server1 - server0;
+    const faults1 = processMinorFaults(p.serverPid);
+    serverFaults = faults0 === null || faults1 === null ? null : faults1 - faults0;
   }
   for (const st of states) st.sock.destroy();
   if (failure) throw failure;
@@ -388,7 +393,21 @@ async function runEcho(p) {
     // it: divided by the echoes, the cost per message, much less sensitive than msg/s to how much
     // of its core the server got on a shared machine.
     serverCpu: checking ? null : serverCpu,
+    // The server's minor page faults in the window: memory its allocator had given back to the
+    // kernel and touched again (docs/performance.md, "The allocator").
+    serverFaults: checking ? null : serverFaults,
   };
+}
+
+/** Minor page faults of process `pid` so far (/proc/<pid>/stat's minflt); null without a pid or /proc. */
+function processMinorFaults(pid) {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  } catch {
+    return null;
+  }
 }
 
 /** User + system CPU seconds of process `pid` from /proc (Linux); null without a pid or /proc. */

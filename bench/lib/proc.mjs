@@ -251,7 +251,29 @@ export function machineInfo() {
     undici: version('undici'),
     pinning: pinning(),
     loadavg: os.loadavg(),
+    mallocTrimThreshold: process.env.MALLOC_TRIM_THRESHOLD_ ?? null,
   };
+}
+
+/**
+ * `--malloc-trim-threshold BYTES`: sets glibc's `MALLOC_TRIM_THRESHOLD_` for
+ * every process the bench starts from here on (servers, load generators and
+ * clients inherit the environment), so every contender runs with the same
+ * allocator setting. Why it matters (docs/performance.md, "The allocator"):
+ * Node allocates a fresh 64 KiB buffer for every socket read; V8 frees them
+ * ~32 MiB at a time, and glibc then returns the top of its heap to the
+ * kernel unless that exceeds the trim threshold, so the next reads fault
+ * every page in again. The default threshold (128 KiB, raised by glibc when
+ * the process happens to free a large mapped block, as loading ws does)
+ * makes large-message cells measure page faults more than the servers.
+ * Returns the value in force (null: glibc's default).
+ */
+export function applyMallocTrimThreshold(bytes) {
+  if (bytes !== undefined) {
+    if (!/^\d+$/.test(bytes)) throw new Error(`--malloc-trim-threshold: not a byte count: ${bytes}`);
+    process.env.MALLOC_TRIM_THRESHOLD_ = bytes;
+  }
+  return process.env.MALLOC_TRIM_THRESHOLD_ ?? null;
 }
 
 /** Warn when other work is running: on a 2-CPU box, anything else skews the numbers badly. */
