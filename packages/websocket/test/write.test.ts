@@ -5,14 +5,52 @@
 import {
   bindCancellationSlot,
   CancellationSignal,
+  type CompletionHandler,
+  type CompletionToken,
   cancellationType,
   error as netError,
   useObservable,
   withAbortSignal,
 } from '@tsio/completion-token';
-import { FlatBuffer } from '@tsio/net';
+import type { Executor } from '@tsio/executor';
+import {
+  type AsyncStream,
+  type ConstBufferSequence,
+  FlatBuffer,
+  type MutableBufferSequence,
+  TestStream,
+} from '@tsio/net';
 import { describe, expect, it } from 'vitest';
+import { Stream } from '../src/index.js';
 import { openDeflatePair, openPair, parseFrames, type Side, settle, track, underTest } from './helpers.js';
+
+/**
+ * A next layer that keeps the caller's views (no copy) and reads them only
+ * when it completes, a macrotask later, taking at most `piece` bytes per
+ * `writeSome`: a buffer reused before this handler ran would arrive corrupted.
+ */
+class LateWriter {
+  constructor(
+    readonly inner: TestStream,
+    readonly piece: number,
+  ) {}
+
+  getExecutor(): Executor {
+    return this.inner.getExecutor();
+  }
+
+  readSome(buffers: MutableBufferSequence, token?: CompletionToken<[number]>): void {
+    this.inner.readSome(buffers, token as CompletionHandler<[number]>);
+  }
+
+  writeSome(buffers: ConstBufferSequence, token?: CompletionToken<[number]>): void {
+    const views = (Array.isArray(buffers) ? [...buffers] : [buffers]) as Uint8Array[];
+    setTimeout(() => {
+      const bytes = Buffer.concat(views).subarray(0, this.piece);
+      this.inner.writeSome(Buffer.from(bytes), token as CompletionHandler<[number]>);
+    }, 1);
+  }
+}
 
 function wire(raw: { bytes(): Buffer; clear(): void }): Buffer {
   const b = raw.bytes();
@@ -201,5 +239,47 @@ describe('write operations pooled across streams', () => {
         expect(text.startsWith(`${w.name}:${r}:`)).toBe(true);
       });
     }
+  });
+
+  it('masked frames stay intact until a next layer that reads them late has taken them, across pooled operations', async () => {
+    // Three clients over next layers that read a frame only when they
+    // complete, in pieces, while the other clients write: a frame buffer (a
+    // pooled operation's own for small frames, reused by whichever stream
+    // takes the operation next) must not be rewritten before its last piece
+    // was taken.
+    const pairs = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const [a, b] = TestStream.pair();
+        const client = new Stream(new LateWriter(a, 7000) as unknown as AsyncStream);
+        const server = new Stream(b);
+        await Promise.all([server.asyncAccept(), client.asyncHandshake('localhost', '/')]);
+        client.autoFragment(false);
+        client.binary(true);
+        return { client, server };
+      }),
+    );
+    const sizes = [20_000, 3000, 70_000, 3000, 33_333, 5000, 90_001, 3000];
+    const payload = (i: number, j: number, size: number): Buffer =>
+      Buffer.from(Array.from({ length: size }, (_, k) => (k * (i + 3) + j * 11) & 0xff));
+    const got = await Promise.all(
+      pairs.map(async ({ client, server }, i) => {
+        const reading = (async () => {
+          const out: Buffer[] = [];
+          for (const _ of sizes) {
+            const buf = new FlatBuffer();
+            await server.asyncRead(buf);
+            out.push(Buffer.from(buf.data() as Uint8Array));
+          }
+          return out;
+        })();
+        for (const [j, size] of sizes.entries()) await client.asyncWrite(payload(i, j, size));
+        return reading;
+      }),
+    );
+    got.forEach((messages, i) => {
+      messages.forEach((m, j) => {
+        expect(m.equals(payload(i, j, sizes[j] as number))).toBe(true);
+      });
+    });
   });
 });
