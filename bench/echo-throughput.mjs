@@ -273,6 +273,21 @@ console.log(
     rows,
   ),
 );
+// A server that page-faults about once per message or more was measured together with its
+// allocator (docs/performance.md, "The allocator"): say so next to the table.
+const faulting = summary.flatMap((e) =>
+  Object.entries(e.medians ?? {})
+    .filter(([, m]) => m !== null && m.serverFaultsPerMsg !== null && m.serverFaultsPerMsg >= 1)
+    .map(
+      ([name, m]) =>
+        `${name} at ${fmtSize(e.size)} ${e.connections} × ${e.depth} (${m.serverFaultsPerMsg.toFixed(1)})`,
+    ),
+);
+if (faulting.length && mallocTrim === null)
+  console.log(
+    `page faults per message ≥ 1: ${faulting.join(', ')} — these cells measure the allocator too; ` +
+      'compare with --malloc-trim-threshold 268435456',
+  );
 if (errors.length) console.log(`${errors.length} run(s) failed; see JSON`);
 const file = writeResult(deflate ? 'echo-deflate' : 'echo', {
   bench: 'echo-throughput',
