@@ -1,11 +1,19 @@
 // Every benchmark in quick mode, one after another (npm run bench). Each runs in its own process;
 // a bench that fails or exceeds its time budget is reported and the rest still run.
-//   node bench/run-all.mjs [--full]   (--full: default rounds and durations, takes much longer)
+//   node bench/run-all.mjs [--full] [--malloc-trim-threshold BYTES]
+//   (--full: default rounds and durations, takes much longer; --malloc-trim-threshold: every
+//   process with the same glibc trim threshold, see lib/proc.mjs and docs/performance.md)
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { benchDir, stopChild } from './lib/proc.mjs';
+import { parseArgs } from 'node:util';
+import { applyMallocTrimThreshold, benchDir, stopChild } from './lib/proc.mjs';
 
-const full = process.argv.includes('--full');
+const { values: a } = parseArgs({
+  options: { full: { type: 'boolean', default: false }, 'malloc-trim-threshold': { type: 'string' } },
+});
+// Set here, inherited by every bench below and everything they start.
+applyMallocTrimThreshold(a['malloc-trim-threshold']);
+const full = a.full;
 const q = full ? [] : ['--quick'];
 const steps = [
   { script: 'executor.mjs', args: [...q], budgetS: full ? 300 : 60 },
