@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
 import { Opcode } from '../src/detail/rfc6455.js';
-import { Stream } from '../src/index.js';
+import { Stream, error as wsError } from '../src/index.js';
 import { frame, KEY, loopbackServer } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
@@ -147,6 +147,25 @@ describe('reading frames lent by the next layer (TCP)', () => {
       ),
       { numRuns: 30 },
     );
+  });
+
+  it('a large message that does not fit the dynamic buffer fails with bufferOverflow after filling what fits, then reads on', async () => {
+    // Beast: a whole-message read that does not fit fails with buffer_overflow;
+    // the message is not done, and the rest of it is still readable.
+    const { ws, raw } = await acceptedPair();
+    const payload = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) & 0xff));
+    raw.write(frame({ opcode: Opcode.binary, payload, mask: KEY }));
+    const small = new FlatBuffer(40_000);
+    const [ec, n] = await new Promise<[ErrorCode | null, number]>((resolve) =>
+      ws.asyncRead(small, (e: ErrorCode | null, k: number) => resolve([e, k])),
+    );
+    expect(String(ec)).toBe(String(wsError.bufferOverflow));
+    expect(n).toBe(40_000);
+    expect(Buffer.from(small.data() as Uint8Array).equals(payload.subarray(0, 40_000))).toBe(true);
+    expect(ws.isMessageDone()).toBe(false);
+    const rest = new FlatBuffer();
+    expect(await ws.asyncRead(rest)).toBe(60_000);
+    expect(Buffer.from(rest.data() as Uint8Array).equals(payload.subarray(40_000))).toBe(true);
   });
 
   it('several frames in one chunk are each read from it; a frame split over chunks is reassembled', async () => {
