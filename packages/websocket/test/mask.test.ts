@@ -202,7 +202,7 @@ describe('maskCopyRange', () => {
 });
 
 describe('mask through WebAssembly into a large buffer', () => {
-  it('agrees with a byte loop for payloads in a buffer of over 512 KiB (the scratch-copy path), at an odd offset and any phase', () => {
+  it('agrees with a byte loop for payloads in a buffer of over 512 KiB (many 64 KiB pieces through the module memory), at an odd offset and any phase', () => {
     setWasmMaskThreshold(128);
     const backing = new Uint8Array((1 << 20) + 7);
     for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 17) & 0xff;

@@ -119,20 +119,6 @@ export function maskJs(buf: Uint8Array, key: Uint8Array, phase = 0): number {
   return (phase + len) & 3;
 }
 
-/**
- * A result leaves WebAssembly memory through a plain scratch array when it
- * is large and goes into a large buffer. Copying out of the module's memory
- * into memory that is not in cache measured ~6x slower than copying the same
- * bytes between plain arrays (Node 20, x64: 64 KiB pieces into a 4 MiB
- * buffer 37.7 vs 6.5 µs each; a 1 MiB payload read and unmasked in 64 KiB
- * pieces ~800 vs ~170-280 µs), while into memory in cache the direct copy
- * is the faster (a 64 KiB payload: 9 vs 11 µs). The size of the
- * destination's buffer stands in for "not in cache".
- */
-const SCRATCH_MIN = 16 * 1024;
-const COLD_BUFFER_MIN = 512 * 1024;
-const scratch = new Uint8Array(WASM_CHUNK);
-
 /** The module memory's first `n` bytes as a view, kept for the next call with the same `n`. */
 let memViewLength = -1;
 let memView: Uint8Array | null = null;
@@ -145,16 +131,16 @@ function wasmOutput(w: WasmMasker, n: number): Uint8Array {
   return memView as Uint8Array;
 }
 
-/** Copies the module memory's first `n` bytes to `dst` at `off`. */
+/**
+ * Copies the module memory's first `n` bytes to `dst` at `off`, directly.
+ * (Until the fifth performance session large results went through a plain
+ * scratch array first, measured as faster into large buffers; measured
+ * again with destinations whose pages were already touched, the detour cost
+ * 0.1–1 µs more per 64 KiB, and into fresh pages both ways cost the same
+ * page faults: docs/performance.md, items 29 and 41.)
+ */
 function copyOutOfWasm(w: WasmMasker, n: number, dst: Uint8Array, off: number): void {
-  const out = wasmOutput(w, n);
-  if (n < SCRATCH_MIN || dst.buffer.byteLength < COLD_BUFFER_MIN) {
-    dst.set(out, off);
-    return;
-  }
-  const s = n === WASM_CHUNK ? scratch : scratch.subarray(0, n);
-  s.set(out);
-  dst.set(s, off);
+  dst.set(wasmOutput(w, n), off);
 }
 
 /** WebAssembly path; `src` and `dst` have the same length and may be the same bytes. */
