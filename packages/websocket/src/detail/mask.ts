@@ -132,12 +132,10 @@ function wasmOutput(w: WasmMasker, n: number): Uint8Array {
 }
 
 /**
- * Copies the module memory's first `n` bytes to `dst` at `off`, directly.
- * (Until the fifth performance session large results went through a plain
- * scratch array first, measured as faster into large buffers; measured
- * again with destinations whose pages were already touched, the detour cost
- * 0.1–1 µs more per 64 KiB, and into fresh pages both ways cost the same
- * page faults: docs/performance.md, items 29 and 41.)
+ * Copies the module memory's first `n` bytes to `dst` at `off`. Directly: a
+ * detour through a plain array for large destinations measured slower once
+ * their pages had been touched, and the same into fresh pages, which cost
+ * their page faults either way (docs/performance.md, item 41).
  */
 function copyOutOfWasm(w: WasmMasker, n: number, dst: Uint8Array, off: number): void {
   dst.set(wasmOutput(w, n), off);
