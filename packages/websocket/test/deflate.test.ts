@@ -13,7 +13,16 @@ import type { Inflater } from '../src/deflate.js';
 import { computeAccept } from '../src/detail/handshake.js';
 import type { PmdOptions } from '../src/detail/pmd.js';
 import { closeCode, error, PermessageDeflate, Stream } from '../src/index.js';
-import { closeCodeOf, codeOf, drainPeer, frame, KEY, parseFrames, readOnce } from './helpers.js';
+import {
+  closeCodeOf,
+  codeOf,
+  drainPeer,
+  frame,
+  KEY,
+  parseFrames,
+  readInPieces,
+  readOnce,
+} from './helpers.js';
 
 const HELLO_DEFLATED = Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
 
@@ -507,13 +516,7 @@ describe('one-shot inflate (a peer without context takeover, one buffered frame)
     );
     const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
     send(raw, frame({ opcode: 2, rsv: 4, payload: compressed(data), mask: KEY }));
-    const parts: Buffer[] = [];
-    const chunk = new Uint8Array(700);
-    for (let i = 0; i < 100 && !(parts.length > 0 && server.isMessageDone()); i++) {
-      const n = await server.asyncReadSome(chunk);
-      parts.push(Buffer.from(chunk.subarray(0, n)));
-    }
-    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    expect((await readInPieces(server, new Uint8Array(700), 100)).equals(data)).toBe(true);
   });
 
   it('refuses a message that inflates beyond readMessageMax with 1009, holding no more than the limit', async () => {

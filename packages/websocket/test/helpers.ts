@@ -206,6 +206,24 @@ export async function underTest(side: Side, options: TestStreamOptions = {}): Pr
     : { ws: client, raw: b, own: a, peerWs: server, peerMasks: false };
 }
 
+/**
+ * Reads one message through `piece` (asyncReadSome into a small fixed
+ * buffer) until the message is done, at most `maxReads` reads; resolves with
+ * the bytes in order.
+ */
+export async function readInPieces(
+  ws: Pick<Stream<TestStream>, 'asyncReadSome' | 'isMessageDone'>,
+  piece: Uint8Array,
+  maxReads: number,
+): Promise<Buffer> {
+  const got: Buffer[] = [];
+  for (let i = 0; i < maxReads && !(got.length > 0 && ws.isMessageDone()); i++) {
+    const n = await ws.asyncReadSome(piece);
+    got.push(Buffer.from(piece.subarray(0, n)));
+  }
+  return Buffer.concat(got);
+}
+
 /** Two connected, opened streams. */
 export async function openPair(options: TestStreamOptions = {}) {
   const [a, b] = TestStream.pair(undefined, options);
