@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import {
   applyMallocTrimThreshold,
+  describeMallocTrim,
   machineInfo,
   runChild,
   startServer,
@@ -49,7 +50,7 @@ warnIfBusy(machine);
 console.log(
   `client throughput against bench/servers/raw-echo.mjs: node ${machine.node}, ws ${machine.ws}, undici ${machine.undici}; ` +
     `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell; ` +
-    `MALLOC_TRIM_THRESHOLD_ ${mallocTrim ?? "unset (glibc's dynamic default)"}`,
+    describeMallocTrim(mallocTrim),
 );
 
 const status = {};

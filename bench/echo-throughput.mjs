@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { availableContenders } from './contenders.mjs';
 import {
   applyMallocTrimThreshold,
+  describeMallocTrim,
   machineInfo,
   runChild,
   startServer,
@@ -54,7 +55,7 @@ console.log(
   `echo throughput (${cfg.mode}): ${machine.cpuModel}, ${machine.nproc} CPUs, node ${machine.node}, ws ${machine.ws}` +
     ` (the ws row without bufferutil${machine.bufferutil ? `, ws+bufferutil with bufferutil ${machine.bufferutil}` : ''}); ` +
     `${cfg.rounds} round(s) × ${cfg.warmupMs}+${cfg.durationMs} ms per cell; ` +
-    `MALLOC_TRIM_THRESHOLD_ ${mallocTrim ?? "unset (glibc's dynamic default)"}`,
+    describeMallocTrim(mallocTrim),
 );
 for (const m of missing) console.log(`${m.name}: not built (${m.script} does not exist)`);
 

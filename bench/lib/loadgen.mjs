@@ -331,7 +331,6 @@ async function runEcho(p) {
   let cpu0 = null;
   let server0 = null;
   let serverCpu = null;
-  let faults0 = null;
   let serverFaults = null;
   if (checking) {
     await new Promise((resolve) => {
@@ -347,8 +346,7 @@ async function runEcho(p) {
     await new Promise((r) => setTimeout(r, p.warmupMs));
     const w0 = performance.now();
     cpu0 = process.cpuUsage();
-    server0 = processCpuSeconds(p.serverPid);
-    faults0 = processMinorFaults(p.serverPid);
+    server0 = serverUsage(p.serverPid);
     measuring = !failure;
     await new Promise((resolve) => {
       const t = setTimeout(resolve, p.durationMs);
@@ -362,10 +360,11 @@ async function runEcho(p) {
     seconds = (performance.now() - w0) / 1000;
     const c = process.cpuUsage(cpu0);
     cpu0 = (c.user + c.system) / 1e6 / seconds;
-    const server1 = processCpuSeconds(p.serverPid);
-    serverCpu = server0 === null || server1 === null ? null : server1 - server0;
-    const faults1 = processMinorFaults(p.serverPid);
-    serverFaults = faults0 === null || faults1 === null ? null : faults1 - faults0;
+    const server1 = serverUsage(p.serverPid);
+    if (server0 !== null && server1 !== null) {
+      serverCpu = server1.cpuSeconds - server0.cpuSeconds;
+      serverFaults = server1.minorFaults - server0.minorFaults;
+    }
   }
   for (const st of states) st.sock.destroy();
   if (failure) throw failure;
@@ -399,25 +398,18 @@ async function runEcho(p) {
   };
 }
 
-/** Minor page faults of process `pid` so far (/proc/<pid>/stat's minflt); null without a pid or /proc. */
-function processMinorFaults(pid) {
+/**
+ * Process `pid`'s user + system CPU seconds (utime + stime) and minor page faults (minflt) so
+ * far, from one read of /proc/<pid>/stat; null without a pid or /proc (not Linux).
+ */
+function serverUsage(pid) {
   if (!pid) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
-  } catch {
-    return null;
-  }
-}
-
-/** User + system CPU seconds of process `pid` from /proc (Linux); null without a pid or /proc. */
-function processCpuSeconds(pid) {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
+    // Fields after the command name (which may contain spaces) start after the last ')':
+    // proc(5) field N is index N - 3 here.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    return { cpuSeconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS, minorFaults: Number(f[7]) };
   } catch {
     return null;
   }

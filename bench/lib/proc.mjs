@@ -276,6 +276,11 @@ export function applyMallocTrimThreshold(bytes) {
   return process.env.MALLOC_TRIM_THRESHOLD_ ?? null;
 }
 
+/** The header line's words for the trim threshold in force (`applyMallocTrimThreshold`'s result). */
+export function describeMallocTrim(value) {
+  return `MALLOC_TRIM_THRESHOLD_ ${value ?? "unset (glibc's dynamic default)"}`;
+}
+
 /** Warn when other work is running: on a 2-CPU box, anything else skews the numbers badly. */
 export function warnIfBusy(machine) {
   const load = machine.loadavg[0];
