@@ -34,16 +34,6 @@ function endpointOf(address: string | undefined, port: number | undefined): Endp
 }
 
 /**
- * Beast's `tcp_stream` (`basic_stream<tcp>`) over a Node `net.Socket`.
- *
- * Reading is pull-based and writing is batched (see `SocketIo`). Beast's
- * timeouts: after `expiresAfter(ms)` every operation still pending when the
- * expiry passes — a connect, a `readSome`, a `writeSome`, or one of the TLS
- * layer's operations over this stream — completes with `beastError.timeout`
- * and the socket is closed; an operation started after the expiry fails the
- * same way. The expiry stays until changed, as in Beast.
- */
-/**
  * What a `TcpStream` needs only for `asyncConnect`, expiries and the TLS
  * layer's other operations: made on first use, so a stream adopted from an
  * acceptor and used without timeouts keeps three fields fewer.
@@ -63,6 +53,16 @@ class TcpAux {
   }
 }
 
+/**
+ * Beast's `tcp_stream` (`basic_stream<tcp>`) over a Node `net.Socket`.
+ *
+ * Reading is pull-based and writing is batched (see `SocketIo`). Beast's
+ * timeouts: after `expiresAfter(ms)` every operation still pending when the
+ * expiry passes — a connect, a `readSome`, a `writeSome`, or one of the TLS
+ * layer's operations over this stream — completes with `beastError.timeout`
+ * and the socket is closed; an operation started after the expiry fails the
+ * same way. The expiry stays until changed, as in Beast.
+ */
 export class TcpStream implements IoOwner {
   private readonly executor: Executor;
   private sock: Socket | null = null;

@@ -128,18 +128,6 @@ function parkCancellable(self: Parkable, unpark: () => boolean, onCancel: Resume
 const MIN_READ_SPACE = 2048;
 
 /**
- * The state shared by a stream's composed operations (Beast's
- * `stream::impl_type` in impl/stream_impl.hpp). Each operation lives in its
- * own file and works on this object.
- *
- * The two "blocks" are Beast's soft mutexes: `wrBlock` is held by whoever is
- * writing a frame (write, ping/pong, close, a read sending a pong or close
- * echo), `rdBlock` by whoever is reading frames (a read, or close draining
- * to the peer's close frame). An operation that finds a block held parks in
- * the matching waiter slot; releasing a block hands it to the first parked
- * waiter in priority order.
- */
-/**
  * Frame parsers not held by any stream, for the next stream that receives a
  * frame (a stream gives its parser back between messages). Bounded: past
  * this many, a released parser is left to the garbage collector.
@@ -160,6 +148,18 @@ class StreamTimer {
   lastReceived = 0;
 }
 
+/**
+ * The state shared by a stream's composed operations (Beast's
+ * `stream::impl_type` in impl/stream_impl.hpp). Each operation lives in its
+ * own file and works on this object.
+ *
+ * The two "blocks" are Beast's soft mutexes: `wrBlock` is held by whoever is
+ * writing a frame (write, ping/pong, close, a read sending a pong or close
+ * echo), `rdBlock` by whoever is reading frames (a read, or close draining
+ * to the peer's close frame). An operation that finds a block held parks in
+ * the matching waiter slot; releasing a block hands it to the first parked
+ * waiter in priority order.
+ */
 export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   /** Beast's role: client after a handshake, server after an accept; null before either. */
   get role(): Role | null {

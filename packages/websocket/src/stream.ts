@@ -26,12 +26,11 @@ import {
   Subprotocols,
   Timeout,
 } from './options.js';
-
-export { Decorator };
-
 import { startPing } from './ping.js';
 import { startRead } from './read.js';
 import { startWrite } from './write.js';
+
+export { Decorator };
 
 /** Any option `setOption` takes. */
 export type StreamOption = Timeout | Decorator | PermessageDeflate | Subprotocols | RequestFilter;
