@@ -126,10 +126,19 @@ export abstract class ComposedOperation<V extends unknown[]> implements Runnable
    * layer completes it there anyway), else a wrapper carrying both.
    */
   bind<A extends unknown[]>(fn: (ec: ErrorCode | null, ...results: A) => void): CompletionHandler<A> {
+    if (this.bindsNothing()) return fn as CompletionHandler<A>;
     const state = this.opState;
-    const ex = this.opExecutor;
-    if (state === null && ex === this.opIoExecutor) return fn as CompletionHandler<A>;
-    return bindAssociated(fn, ex, state?.slot());
+    return bindAssociated(fn, this.opExecutor, state?.slot());
+  }
+
+  /**
+   * True when `bind` would return its function as it is: an intermediate
+   * completion needs nothing of this operation's but to run on the I/O
+   * object's executor, so the operation may take it as a method call (net's
+   * `LendReceiver`) instead of a bound function.
+   */
+  protected bindsNothing(): boolean {
+    return this.opState === null && this.opExecutor === this.opIoExecutor;
   }
 
   /** The executor the operation's handlers run on (the final handler's associated executor). */

@@ -18,7 +18,7 @@ import { bufferBytes, type ConstBufferSequence, type MutableBufferSequence } fro
 import { asBuffer } from './buffer-internal.js';
 import { defineFlagAccessors } from './flag-accessors.js';
 import type { ShutdownType } from './socket-base.js';
-import type { LendHandler } from './stream-extensions.js';
+import { type LendHandler, type LendReceiver, lent } from './stream-extensions.js';
 
 /**
  * Bytes a stream reads ahead of its user. Above this the Node socket is
@@ -89,29 +89,45 @@ export class SocketOp extends Completion {
    * (kept once done); `DONE`, completed. One field, not two (spare ops are kept).
    */
   phase = 0;
+  /** A lending read's receiver, called instead of `handler` (which is then `noHandler`). */
+  receiver: LendReceiver | null = null;
 
   constructor(
-    handler: CompletionHandler<[number]>,
+    handler: CompletionHandler<[number]> | LendReceiver,
     ioExecutor: Executor,
     /** The caller's buffers: one view as it is (no array around it), or the sequence; null for a lending read. */
     public views: Views | null,
     public bytes: number,
   ) {
-    const h = handler as CompletionHandler<unknown[]>;
-    super(h, getAssociatedExecutor(h, ioExecutor), getAssociatedCancellationSlot(h));
+    // A receiver has no associations: the stream's executor, no slot.
+    const h = typeof handler === 'function' ? (handler as CompletionHandler<unknown[]>) : null;
+    super(
+      h ?? noHandler,
+      h === null ? ioExecutor : getAssociatedExecutor(h, ioExecutor),
+      h === null ? undefined : getAssociatedCancellationSlot(h),
+    );
+    if (h === null) this.receiver = handler as LendReceiver;
   }
 
   /** @internal A spare operation made ready for `handler` (see `spareOps`). */
   reuse(
-    handler: CompletionHandler<[number]>,
+    handler: CompletionHandler<[number]> | LendReceiver,
     ioExecutor: Executor,
     views: Views | null,
     bytes: number,
   ): this {
-    const h = handler as CompletionHandler<unknown[]>;
-    this.handler = h;
-    this.ex = getAssociatedExecutor(h, ioExecutor);
-    this.slot = getAssociatedCancellationSlot(h);
+    if (typeof handler === 'function') {
+      const h = handler as CompletionHandler<unknown[]>;
+      this.handler = h;
+      this.ex = getAssociatedExecutor(h, ioExecutor);
+      this.slot = getAssociatedCancellationSlot(h);
+      this.receiver = null;
+    } else {
+      this.handler = noHandler;
+      this.receiver = handler;
+      this.ex = ioExecutor;
+      this.slot = undefined;
+    }
     this.views = views;
     this.bytes = bytes;
     this.initiating = true;
@@ -124,9 +140,11 @@ export class SocketOp extends Completion {
   override run(): void {
     // A socket operation always completes with (ec, value).
     const h = this.handler;
+    const r = this.receiver;
     const ec = this.ec;
     const v = this.value;
     this.value = undefined;
+    this.receiver = null;
     // Once it runs, an operation never handed to the socket is referenced by
     // nothing (its queue entry and slot handler are gone): it becomes a spare
     // before the handler — which usually starts the next one — runs.
@@ -136,7 +154,8 @@ export class SocketOp extends Completion {
       this.views = noViews;
       spareOps.push(this);
     }
-    h(ec, v);
+    if (r !== null) r[lent](ec, v as Buffer);
+    else h(ec, v);
   }
 }
 
@@ -153,8 +172,8 @@ const spareOps: SocketOp[] = [];
 const MAX_SPARE_OPS = 64;
 
 type Op = SocketOp;
-/** A pending read: its operation, or only its handler (`SocketIo.parkRead`). */
-type PendingRead = Op | CompletionHandler<[number]>;
+/** A pending read: its operation, or only its handler or receiver (`SocketIo.parkRead`). */
+type PendingRead = Op | CompletionHandler<[number]> | LendReceiver;
 
 /**
  * The empty queues every socket starts with, shared and frozen (a push on
@@ -199,7 +218,7 @@ export interface SocketOpStarter {
   startIo(
     write: boolean,
     buffers: ConstBufferSequence | MutableBufferSequence | null,
-    handler: CompletionHandler<[number]>,
+    handler: CompletionHandler<[number]> | LendReceiver,
   ): void;
 }
 
@@ -225,8 +244,8 @@ export function initiateSocketOp<T extends CompletionToken<[number]>>(
 }
 
 /** The body of `[lendSome]`: a read with no destination, completing with the chunk itself. */
-export function lendThrough(owner: SocketOpStarter, handler: LendHandler): void {
-  owner.startIo(false, null, handler as unknown as CompletionHandler<[number]>);
+export function lendThrough(owner: SocketOpStarter, handler: LendHandler | LendReceiver): void {
+  owner.startIo(false, null, handler as unknown as CompletionHandler<[number]> | LendReceiver);
 }
 
 /**
@@ -238,7 +257,7 @@ export function startSocketOp(
   io: SocketIo | null,
   write: boolean,
   buffers: ConstBufferSequence | MutableBufferSequence | null,
-  handler: CompletionHandler<[number]>,
+  handler: CompletionHandler<[number]> | LendReceiver,
   ioExecutor: Executor,
   noIo: ErrorCode,
 ): void {
@@ -432,7 +451,7 @@ export class SocketIo {
   /**
    * Makes `op` the first pending read. A lending read that nothing can
    * cancel and whose handler runs on the stream's executor — the websocket
-   * read of an idle connection — is kept as its bare handler: its operation
+   * read of an idle connection — is kept as its bare handler or receiver: its operation
    * goes back to the spare pool and is made again, the same, when the read
    * completes (`shiftRead`). An idle connection keeps no `SocketOp` (0.11 KB).
    */
@@ -441,9 +460,10 @@ export class SocketIo {
       this.read = op;
       return;
     }
-    this.read = op.handler;
+    this.read = op.receiver ?? op.handler;
     // Its `initiating` is cleared by startSocketOp after this returns; `reuse` sets it again.
     op.handler = noHandler;
+    op.receiver = null;
     if (spareOps.length < MAX_SPARE_OPS) spareOps.push(op);
   }
 
@@ -451,7 +471,7 @@ export class SocketIo {
   private shiftRead(): Op {
     const first = this.read as PendingRead;
     this.read = this.moreReads.length > 0 ? (this.moreReads.shift() as Op) : null;
-    if (typeof first !== 'function') return first;
+    if (first instanceof SocketOp) return first;
     const ex = this.owner.getExecutor();
     const spare = spareOps.pop();
     const op = spare !== undefined ? spare.reuse(first, ex, null, 1) : new SocketOp(first, ex, null, 1);

@@ -15,7 +15,7 @@ import {
 import type { Executor } from '@tsio/executor';
 import type { ConstBufferSequence, MutableBufferSequence } from './buffer.js';
 import { initiateSocketOp, lendThrough, type SocketIo, startSocketOp } from './socket-io.js';
-import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
+import { type LendHandler, type LendReceiver, lendSome, writeNow } from './stream-extensions.js';
 import type { TcpStream } from './tcp-stream.js';
 
 /** Asio's `ssl::verify_none` / `ssl::verify_peer`. */
@@ -211,7 +211,7 @@ export class SslStream<Next extends TcpStream = TcpStream> {
    * Lends the next bytes received instead of copying them (`ChunkLender`):
    * a `readSome` whose completion carries Node's own buffer.
    */
-  [lendSome](handler: LendHandler): void {
+  [lendSome](handler: LendHandler | LendReceiver): void {
     lendThrough(this, handler);
   }
 
@@ -222,7 +222,7 @@ export class SslStream<Next extends TcpStream = TcpStream> {
   startIo(
     write: boolean,
     buffers: ConstBufferSequence | MutableBufferSequence | null,
-    handler: CompletionHandler<[number]>,
+    handler: CompletionHandler<[number]> | LendReceiver,
   ): void {
     startSocketOp(this.io, write, buffers, handler, this.getExecutor(), error.notConnected);
   }

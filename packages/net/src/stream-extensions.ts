@@ -10,13 +10,29 @@ export const lendSome: unique symbol = Symbol.for('tsio.lendSome');
 /** What a lending read completes with: the bytes when `ec` is null (`chunk` means nothing otherwise). */
 export type LendHandler = (ec: ErrorCode | null, chunk: Buffer) => void;
 
+/** The key of `LendReceiver`'s method. */
+export const lent: unique symbol = Symbol.for('tsio.lent');
+
+/**
+ * A lending read's completion as a method of an object the reader already
+ * has (its read operation), instead of a handler function: a stream that
+ * always keeps a read pending then keeps no bound function for it (48 B per
+ * idle WebSocket connection). It has no associated executor or cancellation
+ * slot: it is called on the lending stream's executor, never inline, and
+ * cannot be cancelled except by closing the stream.
+ */
+export interface LendReceiver {
+  [lent](ec: ErrorCode | null, chunk: Buffer): void;
+}
+
 /**
  * A stream that can lend the bytes it has received — a tsio addition to
  * Asio's stream concepts. `[lendSome](handler)` is `readSome` without a
  * destination: it completes with the next bytes received, at least one, as
  * a `Buffer` that belongs to the caller from then on (to keep, parse in
  * place or modify). Everything else is `readSome`'s: never inline,
- * cancellation, expiry, `eof`.
+ * cancellation, expiry, `eof`. The handler may be a `LendReceiver` instead
+ * of a function.
  *
  * Node hands a socket's bytes over in buffers of its own; a layer that
  * parses them where they are (a WebSocket stream reading frames) saves the
@@ -24,7 +40,7 @@ export type LendHandler = (ec: ErrorCode | null, chunk: Buffer) => void;
  * buffer at all.
  */
 export interface ChunkLender {
-  [lendSome](handler: LendHandler): void;
+  [lendSome](handler: LendHandler | LendReceiver): void;
 }
 
 /** Whether `stream` can lend its received bytes (`ChunkLender`). */

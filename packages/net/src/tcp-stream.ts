@@ -18,7 +18,7 @@ import { Endpoint } from './endpoint.js';
 import { beastError } from './error.js';
 import type { ShutdownType } from './socket-base.js';
 import { type IoOwner, initiateSocketOp, lendThrough, SocketIo, startSocketOp } from './socket-io.js';
-import { type LendHandler, lendSome, writeNow } from './stream-extensions.js';
+import { type LendHandler, type LendReceiver, lendSome, writeNow } from './stream-extensions.js';
 
 function onTimer(s: TcpStream): void {
   s.onTimer();
@@ -320,7 +320,7 @@ export class TcpStream implements IoOwner {
    * Lends the next bytes received instead of copying them (`ChunkLender`):
    * a `readSome` whose completion carries Node's own buffer.
    */
-  [lendSome](handler: LendHandler): void {
+  [lendSome](handler: LendHandler | LendReceiver): void {
     lendThrough(this, handler);
   }
 
@@ -331,7 +331,7 @@ export class TcpStream implements IoOwner {
   startIo(
     write: boolean,
     buffers: ConstBufferSequence | MutableBufferSequence | null,
-    handler: CompletionHandler<[number]>,
+    handler: CompletionHandler<[number]> | LendReceiver,
   ): void {
     const upper = this.handedOver();
     startSocketOp(

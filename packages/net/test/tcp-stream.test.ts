@@ -17,7 +17,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/endpoint.js';
 import { beastError } from '../src/error.js';
 import { READ_AHEAD_LIMIT, setCloseLinger } from '../src/socket-io.js';
-import { isChunkLender, isSpeculativeWriter, lendSome, writeNow } from '../src/stream-extensions.js';
+import {
+  isChunkLender,
+  isSpeculativeWriter,
+  type LendReceiver,
+  lendSome,
+  lent,
+  writeNow,
+} from '../src/stream-extensions.js';
 import { TcpStream } from '../src/tcp-stream.js';
 import { TestStream } from '../src/test-stream.js';
 
@@ -737,6 +744,63 @@ describe('TcpStream lending reads (ChunkLender)', () => {
     expect((await second)[0]).toBe(error.eof);
     expect((await third)[0]).toBe(error.eof);
     expect(order).toEqual(['lend', 'readSome']);
+  });
+
+  it('a LendReceiver takes the chunk as a method call: kept as itself while waiting, never inline, errors included', async () => {
+    const { stream, peer } = await connected();
+    const pendingRead = () => (stream as unknown as { io: { read: unknown } }).io.read;
+    const calls: [ErrorCode | null, string][] = [];
+    let returned = false;
+    let wake: () => void = () => undefined;
+    const receiver: LendReceiver = {
+      [lent](ec, chunk) {
+        // Never inline, and on the stream's executor (the default one here: inside its drain).
+        expect(returned).toBe(true);
+        calls.push([ec, ec === null ? chunk.toString() : '']);
+        wake();
+      },
+    };
+    const next = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    let got = next();
+    stream[lendSome](receiver);
+    returned = true;
+    // Parked as the receiver itself: no operation object, no function.
+    expect(pendingRead()).toBe(receiver);
+    peer.write('one');
+    await got;
+    expect(calls).toEqual([[null, 'one']]);
+    expect(pendingRead()).toBeNull();
+    // Bytes read ahead before the receiver asks: completed from the buffer, still not inline.
+    peer.write('two');
+    await new Promise((r) => setTimeout(r, 30));
+    returned = false;
+    got = next();
+    stream[lendSome](receiver);
+    returned = true;
+    expect(calls).toHaveLength(1);
+    await got;
+    expect(calls[1]).toEqual([null, 'two']);
+    // The peer ends: a waiting receiver gets eof.
+    returned = false;
+    got = next();
+    stream[lendSome](receiver);
+    returned = true;
+    peer.end();
+    await got;
+    expect(calls[2]?.[0]).toBe(error.eof);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('a LendReceiver on a stream closed locally gets operationAborted once', async () => {
+    const { stream } = await connected();
+    const calls: (ErrorCode | null)[] = [];
+    stream[lendSome]({ [lent]: (ec: ErrorCode | null) => calls.push(ec) });
+    stream.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual([error.operationAborted]);
   });
 
   it('a waiting lending read whose handler has a cancellation slot keeps its operation and is cancelled through it', async () => {

@@ -31,7 +31,7 @@ import {
   error as netError,
 } from '@tsio/completion-token';
 import type { AsyncStream, DynamicBuffer, MutableBufferSequence } from '@tsio/net';
-import { BufferOverflowError, type ChunkLender, type LendHandler, lendSome } from '@tsio/net';
+import { BufferOverflowError, type ChunkLender, type LendReceiver, lendSome, lent } from '@tsio/net';
 import { DEFLATE_TAIL, type Inflater, type PmdCodec } from './deflate.js';
 import type { WsErrorName } from './detail/error-names.js';
 import { closeCodeFor, ParseStatus, parseClosePayload } from './detail/frame.js';
@@ -69,7 +69,7 @@ const DIRECT_READ_MIN = 16 * 1024;
  * the next read on it (`ComposedOperation`), so a read costs no operation
  * object, `self` or bound handlers per message.
  */
-class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
+class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> implements LendReceiver {
   private transferred = 0;
   // Plain fields, not bits of one number: the read loop tests them on every
   // step, and decoding bits there cost ~10 % of an in-process echo (measured).
@@ -91,12 +91,10 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
    * The next layer's `readSome` handler, for reads into the read buffer and
    * straight into the caller's (`directView` set): a bound method, not an
    * arrow (no closure context kept per stream); made on first use, since a
-   * stream over a lending next layer reads with `onLend` (48 B per idle
+   * stream over a lending next layer reads with `[lent]` (48 B per idle
    * connection less).
    */
   private onRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
-  /** The lending read's handler (a bound method); made on first use, a TestStream never lends. */
-  private onLend: LendHandler | null = null;
   /** Made on first use: most reads never read straight into the caller's buffer. */
   private onDirectRead: ((ec: ErrorCode | null, n: number) => void) | null = null;
   /** The caller's memory a direct read fills; null for reads into the read buffer. */
@@ -184,15 +182,20 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     if (impl.canLend && impl.rdPos === impl.rdEnd) {
       // Nothing buffered: parse the next bytes where Node put them (no copy into rdBuf).
       impl.shrinkReadBuffer();
-      this.onLend ??= this.afterLend.bind(this);
-      (impl.next as unknown as ChunkLender)[lendSome](this.bind(this.onLend));
+      // Usually this object itself receives the chunk (`[lent]`): no bound
+      // function kept per connection (48 B). A handler with an executor or a
+      // cancellation slot of its own needs the bound form, made per read.
+      const lender = impl.next as unknown as ChunkLender;
+      if (this.bindsNothing()) lender[lendSome](this);
+      else lender[lendSome](this.bind((ec: ErrorCode | null, chunk: Buffer) => this[lent](ec, chunk)));
       return;
     }
     this.onRead ??= this.afterRead.bind(this);
     impl.next.readSome(impl.prepareRead(), this.bind(this.onRead));
   }
 
-  private afterLend(ec: ErrorCode | null, chunk: Buffer): void {
+  /** @internal The lending read's completion (`LendReceiver`). */
+  [lent](ec: ErrorCode | null, chunk: Buffer): void {
     if (ec) return this.ioError(ec);
     const impl = this.impl;
     impl.noteReceived();

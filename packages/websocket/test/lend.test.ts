@@ -5,8 +5,15 @@
  * raw client that cuts its bytes wherever the property says.
  */
 import { connect, type Socket } from 'node:net';
-import type { ErrorCode } from '@tsio/completion-token';
-import { FlatBuffer, isChunkLender, MultiBuffer, TcpStream } from '@tsio/net';
+import {
+  asTuple,
+  bindExecutor,
+  type ErrorCode,
+  error as netError,
+  withAbortSignal,
+} from '@tsio/completion-token';
+import { defaultExecutor, makeStrand } from '@tsio/executor';
+import { FlatBuffer, isChunkLender, lent, MultiBuffer, TcpStream } from '@tsio/net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, validRequest } from '../../../bench/lib/fuzz-engine.mjs';
@@ -186,6 +193,47 @@ describe('reading frames lent by the next layer (TCP)', () => {
     texts.push(Buffer.from(third.data() as Uint8Array).toString());
     expect(texts).toEqual(['first', 'second', 'x'.repeat(300)]);
     expect(ws.impl.rdBuf.length).toBe(0);
+  });
+
+  it('a waiting read is held by the socket as the read operation itself (no bound handler per connection)', async () => {
+    const { ws, raw } = await acceptedPair();
+    const pendingRead = () => (ws.nextLayer() as unknown as { io: { read: unknown } }).io.read;
+    const buffer = new FlatBuffer();
+    const done = ws.asyncRead(buffer);
+    await pause(10);
+    const held = pendingRead() as { [lent]?: unknown } | null;
+    expect(typeof held).toBe('object');
+    expect(typeof held?.[lent]).toBe('function');
+    raw.write(frame({ opcode: Opcode.binary, payload: 'abc', mask: KEY }));
+    expect(await done).toBe(3);
+    expect(buffer.toString()).toBe('abc');
+  });
+
+  it('reads whose handlers have an executor or a slot of their own lend through a bound handler: a strand, an AbortSignal', async () => {
+    const { ws, raw } = await acceptedPair();
+    const pendingRead = () => (ws.nextLayer() as unknown as { io: { read: unknown } }).io.read;
+    const strand = makeStrand(defaultExecutor());
+    const buffer = new FlatBuffer();
+    const inStrand = new Promise<[ErrorCode | null, boolean, string]>((resolve) =>
+      ws.asyncRead(
+        buffer,
+        bindExecutor(strand, (ec: ErrorCode | null) =>
+          resolve([ec, strand.runningInThisThread(), buffer.toString()]),
+        ),
+      ),
+    );
+    await pause(10);
+    // Not the read operation: a socket operation whose handler hops to the strand.
+    expect((pendingRead() as { [lent]?: unknown })[lent]).toBeUndefined();
+    raw.write(frame({ opcode: Opcode.text, payload: 'in strand', mask: KEY }));
+    expect(await inStrand).toEqual([null, true, 'in strand']);
+    // A slot: the lending read is cancelled through it, and the stream reads on.
+    const ctrl = new AbortController();
+    const aborted = ws.asyncRead(new FlatBuffer(), withAbortSignal(ctrl.signal, asTuple()));
+    await pause(10);
+    ctrl.abort();
+    const [ec] = await aborted;
+    expect(ec).toBe(netError.operationAborted);
   });
 
   it('writes taken at once by the socket still complete never inline, exactly once, in order', async () => {
