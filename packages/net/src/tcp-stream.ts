@@ -44,6 +44,12 @@ class TcpAux {
   others: Set<(ec: ErrorCode) => void> | null = null;
   /** `null`: no expiry (not `Infinity`, which would be a boxed number). */
   expiry: TimePoint | null = null;
+  /**
+   * The expiry the timer has fired for. The timer may fire up to a
+   * millisecond before the clock reaches the expiry; an operation started
+   * in that window must still find the stream expired.
+   */
+  fired: TimePoint | null = null;
   timer: NodeJS.Timeout | null = null;
 
   /** Completes the connect in progress and the upper layers' operations with `ec`. */
@@ -172,8 +178,10 @@ export class TcpStream implements IoOwner {
     aux.timer = null;
     if (this.pending === 0) return;
     // Timers may fire a fraction of a millisecond before performance.now() reaches the expiry.
-    if (aux.expiry !== null && performance.now() + 1 >= aux.expiry) this.timeOut();
-    else this.armTimer();
+    if (aux.expiry !== null && performance.now() + 1 >= aux.expiry) {
+      aux.fired = aux.expiry;
+      this.timeOut();
+    } else this.armTimer();
   }
 
   /**
@@ -188,7 +196,9 @@ export class TcpStream implements IoOwner {
   /** @internal Checked by every readSome/writeSome: skip the clock when there is no expiry. */
   expired(): boolean {
     const aux = this.aux;
-    return aux !== null && aux.expiry !== null && performance.now() >= aux.expiry;
+    return (
+      aux !== null && aux.expiry !== null && (aux.fired === aux.expiry || performance.now() >= aux.expiry)
+    );
   }
 
   /** @internal */

@@ -333,6 +333,20 @@ describe('TcpStream timeouts and cancellation', () => {
     expect(wec).toBe(beastError.timeout);
   });
 
+  it('an operation started after the timer fired early (the clock not yet at the expiry) fails with timeout too', async () => {
+    const { stream } = await connected();
+    const readEc = new Promise<ErrorCode | null>((resolve) =>
+      stream.readSome(Buffer.alloc(10), (ec) => resolve(ec)),
+    );
+    // Timers fire up to a millisecond early: the expiry just ahead, its timer fired now.
+    stream.expiresAt(performance.now() + 0.99);
+    stream.onTimer();
+    // Started at once, before the clock reaches the expiry.
+    const write = stream.writeSome(Buffer.from('x'), asTuple());
+    expect(await readEc).toBe(beastError.timeout);
+    expect((await write)[0]).toBe(beastError.timeout);
+  });
+
   it('expiresNever keeps a read pending past the old expiry', async () => {
     const { stream, peer } = await connected();
     stream.expiresAfter(10);
