@@ -451,9 +451,10 @@ export class SocketIo {
   /**
    * Makes `op` the first pending read. A lending read that nothing can
    * cancel and whose handler runs on the stream's executor — the websocket
-   * read of an idle connection — is kept as its bare handler or receiver: its operation
-   * goes back to the spare pool and is made again, the same, when the read
-   * completes (`shiftRead`). An idle connection keeps no `SocketOp` (0.11 KB).
+   * read of an idle connection — is kept as its bare handler or receiver:
+   * its operation goes back to the spare pool and is made again, the same,
+   * when the read completes (`shiftRead`). An idle connection keeps no
+   * `SocketOp` (0.11 KB).
    */
   private parkRead(op: Op): void {
     if (op.views !== null || op.slot !== undefined || op.ex !== this.owner.getExecutor()) {
