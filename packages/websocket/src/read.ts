@@ -774,10 +774,29 @@ export function startRead<
       .begin(token as CompletionHandler<[number]>, impl.next.getExecutor());
     return undefined as AsyncResult<T, [number]>;
   }
-  // Other tokens may start the operation later, or (deferred) more than once: an object per start.
+  return launchRead(impl, kind, buffer, limit, whole, token, lockOwner) as AsyncResult<T, [number]>;
+}
+
+/**
+ * `startRead` for the other tokens, which may start the operation later, or
+ * (deferred) more than once: an object per start. A function of its own:
+ * V8 makes the context a closure captures on entry to the function that
+ * creates it, whichever branch runs, so with the closure in `startRead`
+ * every callback-token read paid for it (~80 B per message, allocation
+ * sampling of the echo server).
+ */
+function launchRead<Next extends AsyncStream>(
+  impl: StreamImpl<Next>,
+  kind: ReadTargetKind,
+  buffer: DynamicBuffer | Uint8Array | null,
+  limit: number,
+  whole: boolean,
+  token: CompletionToken<[number]> | undefined,
+  lockOwner: object | null,
+): unknown {
   return launch(
     (handler) =>
       readOpOf(impl).reset(kind, buffer, limit, whole, lockOwner).begin(handler, impl.next.getExecutor()),
     token as CompletionToken<unknown[]> | undefined,
-  ) as AsyncResult<T, [number]>;
+  );
 }

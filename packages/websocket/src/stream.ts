@@ -35,9 +35,9 @@ export { Decorator };
 /** Any option `setOption` takes. */
 export type StreamOption = Timeout | Decorator | PermessageDeflate | Subprotocols | RequestFilter;
 
-function toArray(b: ConstBufferSequence | string): readonly Uint8Array[] {
-  if (typeof b === 'string') return [Buffer.from(b, 'utf8')];
-  return b instanceof Uint8Array ? [b] : b;
+/** A write's payload: one view as it is (the write op keeps it in an array of its own, no array per message), or the sequence. */
+function toPayload(b: ConstBufferSequence | string): Uint8Array | readonly Uint8Array[] {
+  return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
 }
 
 /**
@@ -383,7 +383,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
     buffers: ConstBufferSequence | string,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return startWrite(this.impl, toArray(buffers), true, token);
+    return startWrite(this.impl, toPayload(buffers), true, token);
   }
 
   /** Writes one frame of a message; the message ends with the frame written with `fin = true`. */
@@ -392,7 +392,7 @@ export class Stream<NextLayer extends AsyncStream = AsyncStream> {
     buffers: ConstBufferSequence | string,
     token?: T,
   ): AsyncResult<T, [number]> {
-    return startWrite(this.impl, toArray(buffers), fin, token);
+    return startWrite(this.impl, toPayload(buffers), fin, token);
   }
 
   // ---- control ----

@@ -62,6 +62,8 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private readonly single: Uint8Array[] = [noBuffer];
   /** A client's last masked frame buffer, reused for the next frame of the same size. */
   private masked: Buffer | null = null;
+  /** `[payload]` when the caller wrote a single view, reused (no array per message). */
+  private readonly one: Uint8Array[] = [noBuffer];
 
   /** The stream this write is for; null while the object waits in the pool. */
   private stream: StreamImpl<Next> | null;
@@ -82,7 +84,12 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   }
 
   /** Prepares this object for the next write; `begin` then starts it. */
-  reset(payload: readonly Uint8Array[], total: number, fin: boolean): this {
+  reset(buffers: Uint8Array | readonly Uint8Array[], total: number, fin: boolean): this {
+    let payload: readonly Uint8Array[];
+    if (buffers instanceof Uint8Array) {
+      this.one[0] = buffers;
+      payload = this.one;
+    } else payload = buffers;
     this.payload = payload;
     this.total = total;
     this.fin = fin;
@@ -106,6 +113,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     this.frame = noBuffers;
     this.parts[1] = noBuffer;
     this.single[0] = noBuffer;
+    this.one[0] = noBuffer;
     this.stream = null;
     if (spareWriteOps.length < MAX_SPARE_WRITE_OPS) spareWriteOps.push(this as WriteOp<AsyncStream>);
   }
@@ -335,7 +343,7 @@ export function startWrite<
   T extends CompletionToken<[number]> = DefaultToken<[number]>,
 >(
   impl: StreamImpl<Next>,
-  payload: readonly Uint8Array[],
+  payload: Uint8Array | readonly Uint8Array[],
   fin: boolean,
   token: T | undefined,
 ): AsyncResult<T, [number]> {
@@ -346,9 +354,23 @@ export function startWrite<
       .begin(token as CompletionHandler<[number]>, impl.next.getExecutor());
     return undefined as AsyncResult<T, [number]>;
   }
-  // Other tokens may start the operation later, or (deferred) more than once: an object per start.
+  return launchWrite(impl, payload, total, fin, token) as AsyncResult<T, [number]>;
+}
+
+/**
+ * `startWrite` for the other tokens, which may start the operation later, or
+ * (deferred) more than once: an object per start. Apart so that a
+ * callback-token write makes no closure context (see read.ts's `launchRead`).
+ */
+function launchWrite<Next extends AsyncStream>(
+  impl: StreamImpl<Next>,
+  payload: Uint8Array | readonly Uint8Array[],
+  total: number,
+  fin: boolean,
+  token: CompletionToken<[number]> | undefined,
+): unknown {
   return launch(
     (handler) => writeOpOf(impl).reset(payload, total, fin).begin(handler, impl.next.getExecutor()),
     token as CompletionToken<unknown[]> | undefined,
-  ) as AsyncResult<T, [number]>;
+  );
 }
