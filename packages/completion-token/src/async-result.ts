@@ -143,10 +143,24 @@ export function asyncInitiate<
     initiate(initiation, ioExecutor, token as CompletionHandler<unknown[]>, args);
     return undefined as AsyncResult<T, V>;
   }
+  return launchInitiation(initiation, ioExecutor, token, args) as AsyncResult<T, V>;
+}
+
+/**
+ * `asyncInitiate` for token objects. Apart because V8 makes the context a
+ * closure captures on entry to the function that creates it, whichever
+ * branch runs: the callback path then makes none.
+ */
+function launchInitiation<V extends unknown[], A extends unknown[]>(
+  initiation: Initiation<V, A>,
+  ioExecutor: Executor,
+  token: CompletionToken<V> | undefined,
+  args: A,
+): unknown {
   return launch(
     (handler) => initiate(initiation, ioExecutor, handler, args),
     token as CompletionToken<unknown[]> | undefined,
-  ) as AsyncResult<T, V>;
+  );
 }
 
 const systemExecutor = systemContext.getExecutor();

@@ -265,8 +265,22 @@ export function asyncCompose<V extends unknown[], T extends CompletionToken<V> =
     startComposed(impl, token as CompletionHandler<unknown[]>, ioExecutor, work);
     return undefined as AsyncResult<T, V>;
   }
+  return launchComposed(impl, ioExecutor, work, token) as AsyncResult<T, V>;
+}
+
+/**
+ * `asyncCompose` for token objects. A function of its own because V8 makes
+ * the context a closure captures on entry to the function that creates it,
+ * whichever branch runs: here, the callback path makes none.
+ */
+function launchComposed<V extends unknown[]>(
+  impl: ComposeImpl<V>,
+  ioExecutor: Executor,
+  work: Executor | Executor[],
+  token: CompletionToken<V> | undefined,
+): unknown {
   return launch(
     (handler) => startComposed(impl, handler, ioExecutor, work),
     token as CompletionToken<unknown[]> | undefined,
-  ) as AsyncResult<T, V>;
+  );
 }

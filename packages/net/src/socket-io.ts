@@ -237,10 +237,24 @@ export function initiateSocketOp<T extends CompletionToken<[number]>>(
     owner.startIo(write, buffers, token as CompletionHandler<[number]>);
     return undefined as AsyncResult<T, [number]>;
   }
+  return launchSocketOp(owner, write, buffers, token) as AsyncResult<T, [number]>;
+}
+
+/**
+ * `initiateSocketOp` for token objects. Apart because V8 makes the context
+ * a closure captures on entry to the function that creates it, whichever
+ * branch runs: a callback-token read or write then allocates none.
+ */
+function launchSocketOp(
+  owner: SocketOpStarter,
+  write: boolean,
+  buffers: ConstBufferSequence | MutableBufferSequence,
+  token: CompletionToken<[number]> | undefined,
+): unknown {
   return launch(
     (handler) => owner.startIo(write, buffers, handler),
     token as CompletionToken<unknown[]> | undefined,
-  ) as AsyncResult<T, [number]>;
+  );
 }
 
 /** The body of `[lendSome]`: a read with no destination, completing with the chunk itself. */
@@ -698,7 +712,9 @@ export class SocketIo {
 
   /** Starts waiting writes, in order, while the socket has room. */
   private pumpWrites(): void {
-    for (const op of this.writes) {
+    // An index loop, not for-of: no iterator per flush.
+    for (let i = 0; i < this.writes.length; i++) {
+      const op = this.writes[i] as Op;
       if (op.phase !== 0) continue;
       const ec = this.writeError();
       if (ec) {
