@@ -44,8 +44,14 @@ export class SystemContext extends HandlerContext {
   private readonly executor: ContextExecutor;
   /** Drains started from `setImmediate` because a drain ran out of budget; for tests and benchmarks. */
   yields = 0;
-  /** Run once the queue is empty (or the budget spent), before the drain returns; see `atDrainEnd`. Pairs: function, argument. */
+  /**
+   * Run once the queue is empty (or the budget spent), before the drain
+   * returns; see `atDrainEnd`. Pairs: function, argument, in the first
+   * `drainEndLength` slots. The array keeps its size between drains (no
+   * allocation per drain to grow it again or to splice it).
+   */
   private readonly drainEnd: unknown[] = [];
+  private drainEndLength = 0;
   private readonly drainFromMicrotask = () => this.drain();
   private readonly drainFromImmediate = () => {
     this.drain();
@@ -83,7 +89,10 @@ export class SystemContext extends HandlerContext {
    */
   atDrainEnd<T>(fn: (arg: T) => void, arg: T): boolean {
     if (this.depth === 0) return false;
-    this.drainEnd.push(fn, arg);
+    const n = this.drainEndLength;
+    this.drainEnd[n] = fn;
+    this.drainEnd[n + 1] = arg;
+    this.drainEndLength = n + 2;
     return true;
   }
 
@@ -92,14 +101,21 @@ export class SystemContext extends HandlerContext {
     let i = 0;
     try {
       // Hooks added while these run are run too; one that throws is dropped, the rest kept.
-      while (i < hooks.length) {
+      while (i < this.drainEndLength) {
         const fn = hooks[i] as (arg: unknown) => void;
         const arg = hooks[i + 1];
+        hooks[i] = undefined;
+        hooks[i + 1] = undefined;
         i += 2;
         fn(arg);
       }
     } finally {
-      hooks.splice(0, i);
+      const left = this.drainEndLength - i;
+      if (left > 0) {
+        hooks.copyWithin(0, i, this.drainEndLength);
+        hooks.fill(undefined, left, this.drainEndLength);
+      }
+      this.drainEndLength = left;
     }
   }
 
@@ -109,7 +125,7 @@ export class SystemContext extends HandlerContext {
     this.depth++;
     try {
       // The drain-end hooks may queue more handlers (a flushed write that completes): drain those too.
-      while (queue.length > 0 || this.drainEnd.length > 0) {
+      while (queue.length > 0 || this.drainEndLength > 0) {
         if (queue.length === 0) {
           this.runDrainEnd();
           continue;
