@@ -91,25 +91,21 @@ export class SocketOp extends Completion {
   phase = 0;
   /** A lending read's receiver, called instead of `handler` (which is then `noHandler`). */
   receiver: LendReceiver | null = null;
+  /** The caller's buffers: one view as it is (no array around it), or the sequence; null for a lending read. */
+  views: Views | null = null;
+  bytes = 0;
 
   constructor(
     handler: CompletionHandler<[number]> | LendReceiver,
     ioExecutor: Executor,
-    /** The caller's buffers: one view as it is (no array around it), or the sequence; null for a lending read. */
-    public views: Views | null,
-    public bytes: number,
+    views: Views | null,
+    bytes: number,
   ) {
-    // A receiver has no associations: the stream's executor, no slot.
-    const h = typeof handler === 'function' ? (handler as CompletionHandler<unknown[]>) : null;
-    super(
-      h ?? noHandler,
-      h === null ? ioExecutor : getAssociatedExecutor(h, ioExecutor),
-      h === null ? undefined : getAssociatedCancellationSlot(h),
-    );
-    if (h === null) this.receiver = handler as LendReceiver;
+    super(noHandler, ioExecutor, undefined);
+    this.reuse(handler, ioExecutor, views, bytes);
   }
 
-  /** @internal A spare operation made ready for `handler` (see `spareOps`). */
+  /** @internal Makes this operation ready for `handler`: a new one, or a spare (see `spareOps`). */
   reuse(
     handler: CompletionHandler<[number]> | LendReceiver,
     ioExecutor: Executor,
@@ -123,6 +119,7 @@ export class SocketOp extends Completion {
       this.slot = getAssociatedCancellationSlot(h);
       this.receiver = null;
     } else {
+      // A receiver has no associations: the stream's executor, no slot.
       this.handler = noHandler;
       this.receiver = handler;
       this.ex = ioExecutor;
@@ -725,15 +722,15 @@ export class SocketIo {
       const views = op.views as Views;
       if (op.bytes <= COPY_WRITE_LIMIT) {
         this.copyIn(views, op.bytes);
-        this.writes.splice(this.writes.indexOf(op), 1);
+        this.writes.splice(i, 1);
         this.finish(op, null, op.bytes);
         this.pumpWrites();
         return;
       }
       op.phase = SENT;
       this.closeBatchSegment();
-      for (let i = 0, count = viewCount(views); i < count; i++) {
-        const v = viewAt(views, i);
+      for (let k = 0, count = viewCount(views); k < count; k++) {
+        const v = viewAt(views, k);
         if (v.length === 0) continue;
         this.pushSegment(asBuffer(v));
       }
