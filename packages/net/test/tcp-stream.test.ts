@@ -611,6 +611,9 @@ describe('TcpStream construction', () => {
 });
 
 describe('TcpStream lending reads (ChunkLender)', () => {
+  /** What the stream's socket holds as its first pending read (white box: an operation, a handler or a receiver). */
+  const pendingReadOf = (stream: TcpStream): unknown =>
+    (stream as unknown as { io: { read: unknown } }).io.read;
   const lend = (stream: TcpStream) =>
     new Promise<[ErrorCode | null, Buffer]>((resolve) => {
       let returned = false;
@@ -736,7 +739,7 @@ describe('TcpStream lending reads (ChunkLender)', () => {
 
   it('a waiting lending read with a plain handler is kept as that handler, and completes as an operation would', async () => {
     const { stream, peer } = await connected();
-    const pendingRead = () => (stream as unknown as { io: { read: unknown } }).io.read;
+    const pendingRead = () => pendingReadOf(stream);
     // Nothing can cancel it and it runs on the stream's executor: no operation object while it waits.
     const first = lend(stream);
     expect(typeof pendingRead()).toBe('function');
@@ -762,7 +765,7 @@ describe('TcpStream lending reads (ChunkLender)', () => {
 
   it('a LendReceiver takes the chunk as a method call: kept as itself while waiting, never inline, errors included', async () => {
     const { stream, peer } = await connected();
-    const pendingRead = () => (stream as unknown as { io: { read: unknown } }).io.read;
+    const pendingRead = () => pendingReadOf(stream);
     const calls: [ErrorCode | null, string][] = [];
     let returned = false;
     let wake: () => void = () => undefined;
@@ -778,9 +781,15 @@ describe('TcpStream lending reads (ChunkLender)', () => {
       new Promise<void>((resolve) => {
         wake = resolve;
       });
-    let got = next();
-    stream[lendSome](receiver);
-    returned = true;
+    /** Starts a lending read into `receiver`; resolves when its completion has run. */
+    const lendToReceiver = (): Promise<void> => {
+      returned = false;
+      const got = next();
+      stream[lendSome](receiver);
+      returned = true;
+      return got;
+    };
+    let got = lendToReceiver();
     // Parked as the receiver itself: no operation object, no function.
     expect(pendingRead()).toBe(receiver);
     peer.write('one');
@@ -790,18 +799,12 @@ describe('TcpStream lending reads (ChunkLender)', () => {
     // Bytes read ahead before the receiver asks: completed from the buffer, still not inline.
     peer.write('two');
     await new Promise((r) => setTimeout(r, 30));
-    returned = false;
-    got = next();
-    stream[lendSome](receiver);
-    returned = true;
+    got = lendToReceiver();
     expect(calls).toHaveLength(1);
     await got;
     expect(calls[1]).toEqual([null, 'two']);
     // The peer ends: a waiting receiver gets eof.
-    returned = false;
-    got = next();
-    stream[lendSome](receiver);
-    returned = true;
+    got = lendToReceiver();
     peer.end();
     await got;
     expect(calls[2]?.[0]).toBe(error.eof);
@@ -833,7 +836,7 @@ describe('TcpStream lending reads (ChunkLender)', () => {
       stream[lendSome](handler);
       returned = true;
     });
-    expect(typeof (stream as unknown as { io: { read: unknown } }).io.read).toBe('object');
+    expect(typeof pendingReadOf(stream)).toBe('object');
     signal.emit(cancellationType.total);
     expect(await pending).toBe(error.operationAborted);
     // The stream reads on as before.

@@ -62,6 +62,10 @@ async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the stream's socket holds as its first pending read (white box: an operation, a handler or a receiver). */
+const pendingReadOf = (ws: Stream<TcpStream>): unknown =>
+  (ws.nextLayer() as unknown as { io: { read: unknown } }).io.read;
+
 /**
  * Writes `wire` from the raw client cut at `cuts` (taken modulo its length,
  * each cut once, in order), the pieces apart in time so that they usually
@@ -197,7 +201,7 @@ describe('reading frames lent by the next layer (TCP)', () => {
 
   it('a waiting read is held by the socket as the read operation itself (no bound handler per connection)', async () => {
     const { ws, raw } = await acceptedPair();
-    const pendingRead = () => (ws.nextLayer() as unknown as { io: { read: unknown } }).io.read;
+    const pendingRead = () => pendingReadOf(ws);
     const buffer = new FlatBuffer();
     const done = ws.asyncRead(buffer);
     await pause(10);
@@ -211,7 +215,7 @@ describe('reading frames lent by the next layer (TCP)', () => {
 
   it('reads whose handlers have an executor or a slot of their own lend through a bound handler: a strand, an AbortSignal', async () => {
     const { ws, raw } = await acceptedPair();
-    const pendingRead = () => (ws.nextLayer() as unknown as { io: { read: unknown } }).io.read;
+    const pendingRead = () => pendingReadOf(ws);
     const strand = makeStrand(defaultExecutor());
     const buffer = new FlatBuffer();
     const inStrand = new Promise<[ErrorCode | null, boolean, string]>((resolve) =>
