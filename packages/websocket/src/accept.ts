@@ -81,6 +81,9 @@ export function startAccept<Next extends AsyncStream, T extends CompletionToken<
             if (result) return fail(result);
             impl.clearTimer();
             impl.status = 'open';
+            // Nothing past the request head: let the read buffer go now rather than
+            // at the first read, so a stream accepted and not yet read holds none.
+            impl.shrinkReadBuffer();
             self.complete(null);
           }),
         );

@@ -82,6 +82,8 @@ export function startHandshake<Next extends AsyncStream, T extends CompletionTok
         if (ext) return fail(ext);
         impl.clearTimer();
         impl.status = 'open';
+        // As after an accept: no read buffer kept between the handshake and the first read.
+        impl.shrinkReadBuffer();
         self.complete(null);
       };
       writeAll(

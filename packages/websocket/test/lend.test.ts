@@ -199,6 +199,56 @@ describe('reading frames lent by the next layer (TCP)', () => {
     expect(ws.impl.rdBuf.length).toBe(0);
   });
 
+  it('no read buffer is kept between a handshake and the first read, either role; bytes after the head wait for it', async () => {
+    // Server: accepted, not yet read from.
+    const { ws, raw } = await acceptedPair();
+    expect(ws.impl.rdBuf.length).toBe(0);
+    raw.write(frame({ opcode: Opcode.text, payload: 'after', mask: KEY }));
+    const buffer = new FlatBuffer();
+    expect(await ws.asyncRead(buffer)).toBe(5);
+
+    // Server: a frame sent in the same write as the request head is kept for the first read.
+    let onStream: (s: Stream<TcpStream>) => void = () => {};
+    const got = new Promise<Stream<TcpStream>>((r) => (onStream = r));
+    const port = await loopbackServer((s) => {
+      const tcp = new TcpStream(s);
+      cleanups.push(() => tcp.close());
+      onStream(new Stream(tcp));
+    }, cleanups);
+    const raw2 = await new Promise<Socket>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.on('error', () => {});
+    });
+    cleanups.push(() => raw2.destroy());
+    const server = await got;
+    const accepted = server.asyncAccept();
+    raw2.write(
+      Buffer.concat([
+        Buffer.from(validRequest(new Rng(3))),
+        frame({ opcode: Opcode.text, payload: 'early', mask: KEY }),
+      ]),
+    );
+    await accepted;
+    const early = new FlatBuffer();
+    expect(await server.asyncRead(early)).toBe(5);
+    expect(Buffer.from(early.data() as Uint8Array).toString()).toBe('early');
+
+    // Client: after its handshake with a tsio server over TCP.
+    const port3 = await loopbackServer((s) => {
+      const tcp = new TcpStream(s);
+      cleanups.push(() => tcp.close());
+      void new Stream(tcp).asyncAccept();
+    }, cleanups);
+    const sock = await new Promise<Socket>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: port3 }, () => resolve(s));
+      s.on('error', () => {});
+    });
+    const client = new Stream(new TcpStream(sock));
+    cleanups.push(() => client.nextLayer().close());
+    await client.asyncHandshake('127.0.0.1', '/');
+    expect(client.impl.rdBuf.length).toBe(0);
+  });
+
   it('a waiting read is held by the socket as the read operation itself (no bound handler per connection)', async () => {
     const { ws, raw } = await acceptedPair();
     const pendingRead = () => pendingReadOf(ws);
