@@ -153,6 +153,9 @@ try {
   for (const s of servers.values()) await s.stop();
 }
 
+/** CPU microseconds per message: one decimal below 100 µs, whole microseconds above. */
+const fmtCpu = (us) => (us < 100 ? us.toFixed(1) : String(Math.round(us)));
+
 // Medians and ratios.
 const rows = [];
 const summary = [];
@@ -171,6 +174,9 @@ for (const cell of cells) {
           clientCpu: median(xs.map((x) => x.clientCpu)),
           serverUsPerMsg: xs.every((x) => typeof x.serverCpu === 'number' && x.messages > 0)
             ? median(xs.map((x) => (x.serverCpu * 1e6) / x.messages))
+            : null,
+          serverUserUsPerMsg: xs.every((x) => typeof x.serverUserCpu === 'number' && x.messages > 0)
+            ? median(xs.map((x) => (x.serverUserCpu * 1e6) / x.messages))
             : null,
           serverFaultsPerMsg: xs.every((x) => typeof x.serverFaults === 'number' && x.messages > 0)
             ? median(xs.map((x) => x.serverFaults / x.messages))
@@ -209,6 +215,7 @@ for (const cell of cells) {
       '',
       '',
       '',
+      '',
     ]);
     continue;
   }
@@ -219,6 +226,7 @@ for (const cell of cells) {
         ...label,
         c.name,
         status[c.name] === 'ok' ? 'error' : status[c.name],
+        '',
         '',
         '',
         '',
@@ -242,16 +250,15 @@ for (const cell of cells) {
       wsBu === null ? '—' : fmtRatio(m.msgsPerSec, wsBu),
       fmtRatio(m.msgsPerSec, raw),
       m.clientCpu === null ? '—' : `${Math.round(m.clientCpu * 100)}%`,
-      m.serverUsPerMsg === null
-        ? '—'
-        : `${m.serverUsPerMsg < 100 ? m.serverUsPerMsg.toFixed(1) : Math.round(m.serverUsPerMsg)} µs`,
+      m.serverUsPerMsg === null ? '—' : `${fmtCpu(m.serverUsPerMsg)} µs`,
+      m.serverUserUsPerMsg === null ? '—' : `${fmtCpu(m.serverUserUsPerMsg)} µs`,
       m.serverFaultsPerMsg === null ? '—' : m.serverFaultsPerMsg.toFixed(m.serverFaultsPerMsg < 10 ? 2 : 0),
     ]);
   }
 }
 
 console.log(
-  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit);\nserver CPU/msg = the server's user+system CPU time in the window per message echoed (/proc; less noisy than msg/s);\nfaults/msg = the server's minor page faults in the window per message (memory its allocator gave back and touched again)`,
+  `\nmedians over ${cfg.rounds} round(s); MB/s = 10^6 payload bytes echoed per second; latency = round trip;\nloadgen CPU = share of one core the load generator used (near 100%: the client may be the limit);\nserver CPU/msg = the server's user+system CPU time in the window per message echoed (/proc; less noisy than msg/s);\nuser/msg = its user-mode part (the server's own code; system time on loopback also carries the peer's wake-ups);\nfaults/msg = the server's minor page faults in the window per message (memory its allocator gave back and touched again)`,
 );
 console.log(
   table(
@@ -269,6 +276,7 @@ console.log(
       '×raw',
       'loadgen CPU',
       'server CPU/msg',
+      'user/msg',
       'faults/msg',
     ],
     rows,

@@ -331,6 +331,7 @@ async function runEcho(p) {
   let cpu0 = null;
   let server0 = null;
   let serverCpu = null;
+  let serverUserCpu = null;
   let serverFaults = null;
   if (checking) {
     await new Promise((resolve) => {
@@ -363,6 +364,7 @@ async function runEcho(p) {
     const server1 = serverUsage(p.serverPid);
     if (server0 !== null && server1 !== null) {
       serverCpu = server1.cpuSeconds - server0.cpuSeconds;
+      serverUserCpu = server1.userSeconds - server0.userSeconds;
       serverFaults = server1.minorFaults - server0.minorFaults;
     }
   }
@@ -392,6 +394,11 @@ async function runEcho(p) {
     // it: divided by the echoes, the cost per message, much less sensitive than msg/s to how much
     // of its core the server got on a shared machine.
     serverCpu: checking ? null : serverCpu,
+    // The user-mode part of serverCpu: the server's own code (JavaScript, Node, V8). The rest,
+    // system time, is its system calls — and on loopback also the receiving side's TCP work and
+    // the wake-up of a load generator that was waiting, which a write pays for in the writer's
+    // process: a server that keeps its peer waiting pays more per write (docs/performance.md).
+    serverUserCpu: checking ? null : serverUserCpu,
     // The server's minor page faults in the window: memory its allocator had given back to the
     // kernel and touched again (docs/performance.md, "The allocator").
     serverFaults: checking ? null : serverFaults,
@@ -399,8 +406,9 @@ async function runEcho(p) {
 }
 
 /**
- * Process `pid`'s user + system CPU seconds (utime + stime) and minor page faults (minflt) so
- * far, from one read of /proc/<pid>/stat; null without a pid or /proc (not Linux).
+ * Process `pid`'s user + system CPU seconds (utime + stime), its user CPU seconds alone, and its
+ * minor page faults (minflt) so far, from one read of /proc/<pid>/stat; null without a pid or
+ * /proc (not Linux).
  */
 function serverUsage(pid) {
   if (!pid) return null;
@@ -409,7 +417,11 @@ function serverUsage(pid) {
     // Fields after the command name (which may contain spaces) start after the last ')':
     // proc(5) field N is index N - 3 here.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { cpuSeconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS, minorFaults: Number(f[7]) };
+    return {
+      cpuSeconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS,
+      userSeconds: Number(f[11]) / CLOCK_TICKS,
+      minorFaults: Number(f[7]),
+    };
   } catch {
     return null;
   }
