@@ -245,6 +245,16 @@ export class StreamImpl<Next extends AsyncStream = AsyncStream> {
   get parser(): FrameParser {
     return this.parserStore ?? this.takeParser();
   }
+  /**
+   * A data frame starts a message: its kind, whether it is compressed and
+   * whether this frame ends it; not done, no deflate tail sent. One write of
+   * `flags` rather than five through the accessors (once per message read).
+   */
+  startReadMessage(text: boolean, inflate: boolean, fin: boolean): void {
+    const kept = this.flags & ~(flag.rdText | flag.rdDone | flag.rdInflate | flag.rdTailSent | flag.rdFin);
+    this.flags = kept | (text ? flag.rdText : 0) | (inflate ? flag.rdInflate : 0) | (fin ? flag.rdFin : 0);
+  }
+
   /** Whether the stream holds a parser now (a read waits for bytes before taking one, read.ts `first`). */
   get hasParser(): boolean {
     return this.parserStore !== null;

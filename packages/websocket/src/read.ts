@@ -585,15 +585,12 @@ class ReadOp<Next extends AsyncStream> extends ComposedOperation<[number]> imple
     const impl = this.impl;
     if (opcode !== Opcode.cont) {
       // A new message (the parser has already refused one inside a fragmented message).
-      impl.rdText = opcode === Opcode.text;
-      impl.rdMsgSize = 0;
-      impl.rdDone = false;
-      if (impl.rdText) impl.utf8.reset();
       // RSV1 on the first frame marks a compressed message (RFC 7692 §6.1); the parser allows it only when negotiated.
-      impl.rdInflate = impl.parser.header.rsv1;
-      impl.rdTailSent = false;
-    }
-    impl.rdFin = fin;
+      const text = opcode === Opcode.text;
+      impl.startReadMessage(text, impl.parser.header.rsv1, fin);
+      impl.rdMsgSize = 0;
+      if (text) impl.utf8.reset();
+    } else impl.rdFin = fin;
     // A compressed message is measured inflated, in inflateStep (Beast checks rd_msg_max on the inflated size too).
     if (impl.rdInflate && !this.isDiscard()) return false;
     impl.rdMsgSize += len;

@@ -141,8 +141,11 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     if (impl.wrClose) return this.finish(error.closed);
     if (impl.status !== 'open') return this.finish(impl.notOpenError());
     // Whether a message is compressed is decided on its first frame (Beast's msg_size_threshold, compress()).
+    // Each flag is written only when it changes: a setter call per message
+    // (these accessors are not always inlined here) showed in the small-message profile.
     if (!impl.wrCont && this.sent === 0 && !this.compressed) {
-      impl.wrDeflate = impl.pmd !== null && impl.wrCompress && impl.pmd.shouldCompress(this.total);
+      const deflate = impl.pmd !== null && impl.wrCompress && impl.pmd.shouldCompress(this.total);
+      if (deflate !== impl.wrDeflate) impl.wrDeflate = deflate;
     }
     if (impl.wrDeflate && !this.compressed) return this.compress();
     const remaining = this.outTotal - this.sent;
@@ -152,7 +155,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const opcode = impl.wrCont ? Opcode.cont : impl.binary ? Opcode.binary : Opcode.text;
     // RFC 7692 §6.1: RSV1 on the first frame of a compressed message only.
     const rsv1 = impl.wrDeflate && !impl.wrCont;
-    impl.wrCont = !frameFin;
+    if (impl.wrCont === frameFin) impl.wrCont = !frameFin;
     this.fragLen = len;
     // A whole message in one frame (the common case) needs no slicing.
     const bytes = this.sent === 0 && len === this.outTotal ? this.out : slice(this.out, this.sent, len);
