@@ -1,5 +1,5 @@
 // Memory per idle connection: for each server (one at a time), measure its own
-// process.memoryUsage() (after global.gc(), servers run with --expose-gc) before and after the
+// process.memoryUsage() (after two global.gc() 0.1 s apart, servers run with --expose-gc) before and after the
 // load generator opens N idle WebSocket connections; report RSS and heap per connection.
 // Servers report memory by printing `MEM <json>` on SIGUSR2 (see docs/performance.md).
 //   node bench/memory-idle.mjs [--quick] [--connections 2000] [--rounds 3] [--warmup 200] [--after-echo 32]

@@ -1,6 +1,6 @@
 // What every bench server does besides echoing: --port / --deflate flags, "READY <port>" on stdout,
-// "MEM <json>" on SIGUSR2 or on a "mem" line on stdin (after global.gc() when run with --expose-gc),
-// and a clean exit on SIGTERM / SIGINT.
+// "MEM <json>" on SIGUSR2 or on a "mem" line on stdin (after two global.gc() 0.1 s apart when run
+// with --expose-gc), and a clean exit on SIGTERM / SIGINT.
 import { parseArgs } from 'node:util';
 
 export function serverArgs() {
@@ -15,12 +15,20 @@ export function serverArgs() {
   return { port: Number(values.port), host: String(values.host), deflate: Boolean(values.deflate) };
 }
 
+// Collect, let the loop turn, collect again, then report: V8 settles the `external` count of the
+// ArrayBuffers a collection freed only after its concurrent sweep of them, so a report right after
+// one gc() still counted buffers already gone (up to ~0.5 MB; docs/performance.md).
+const MEMORY_SETTLE_MS = 100;
+
 export function reportMemory(extra = {}) {
   globalThis.gc?.();
-  const m = process.memoryUsage();
-  process.stdout.write(
-    `MEM ${JSON.stringify({ ...m, gc: typeof globalThis.gc === 'function', ...extra })}\n`,
-  );
+  setTimeout(() => {
+    globalThis.gc?.();
+    const m = process.memoryUsage();
+    process.stdout.write(
+      `MEM ${JSON.stringify({ ...m, gc: typeof globalThis.gc === 'function', ...extra })}\n`,
+    );
+  }, MEMORY_SETTLE_MS);
 }
 
 /** Wire up READY, MEM and SIGTERM for a listening net.Server (or anything with address()/close()). */

@@ -10,7 +10,7 @@
  * every message with its opcode (text stays text, binary stays binary)
  * until the peer closes; `--deflate` negotiates permessage-deflate with a
  * client that offers it. SIGUSR2 prints `MEM <json>` (process.memoryUsage()
- * after a gc when run with --expose-gc); SIGTERM / SIGINT exit.
+ * after two gcs 0.1 s apart when run with --expose-gc); SIGTERM / SIGINT exit.
  *
  * Written the way Beast's websocket_server_async is: an accept loop and one
  * session per connection running read -> write -> read with callbacks (the
@@ -117,11 +117,23 @@ const accept = (): void => {
   });
 };
 
+/**
+ * Collect, let the loop turn, collect again, then report. V8 settles the
+ * `external` count of ArrayBuffers freed by a collection only after its
+ * concurrent sweep of them: read right after one `gc()`, `external` still
+ * counted up to half a megabyte of buffers `arrayBuffers` had already let go
+ * (docs/performance.md, "How the harness measures").
+ */
+const MEMORY_SETTLE_MS = 100;
+
 function reportMemory(): void {
   const g = globalThis as { gc?: () => void };
   g.gc?.();
-  const m = process.memoryUsage();
-  process.stdout.write(`MEM ${JSON.stringify({ ...m, gc: typeof g.gc === 'function', connections })}\n`);
+  setTimeout(() => {
+    g.gc?.();
+    const m = process.memoryUsage();
+    process.stdout.write(`MEM ${JSON.stringify({ ...m, gc: typeof g.gc === 'function', connections })}\n`);
+  }, MEMORY_SETTLE_MS);
 }
 
 acceptor.asyncListen((ec: ErrorCode | null) => {
