@@ -28,8 +28,26 @@ import type { StreamImpl } from './impl.js';
 
 const noBuffers: readonly Uint8Array[] = [];
 const noBuffer = new Uint8Array(0);
-/** A client keeps its masked-frame buffer for reuse only up to this size (memory per connection). */
-const MASKED_REUSE_MAX = 4096;
+/**
+ * Up to this size a client's frame is masked into a buffer of exactly its
+ * size, kept by the operation for the next frame of the same size; a view
+ * of a larger buffer would cost about as much as masking a few hundred bytes.
+ */
+const MASKED_EXACT_MAX = 4096;
+/**
+ * Above `MASKED_EXACT_MAX` and up to this size (a 64 KiB payload and the
+ * largest header), a frame is masked into a view of a larger buffer the
+ * operation keeps. A fresh buffer per frame was touched page by page: glibc
+ * (default settings) gave most freed ones back to the kernel, and a client
+ * sending 64 KiB messages took 16 page faults per frame for it
+ * (docs/performance.md, item 48). Larger frames still get a buffer each.
+ */
+const MASKED_REUSE_MAX = 64 * 1024 + 14;
+/**
+ * Write operations pooled beyond this many let go of their kept large
+ * buffer, which bounds what an idle pool holds (4 × 64 KiB).
+ */
+const SPARES_KEEPING_LARGE = 4;
 /** The key of the frame being masked: used synchronously, so one serves every stream. */
 const scratchKey = new Uint8Array(4);
 
@@ -60,8 +78,10 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
   private readonly parts: Uint8Array[] = [noBuffer, noBuffer];
   /** `[frame]` of a client's masked frame, reused. */
   private readonly single: Uint8Array[] = [noBuffer];
-  /** A client's last masked frame buffer, reused for the next frame of the same size. */
+  /** A client's last small masked frame buffer, reused for the next frame of the same size. */
   private masked: Buffer | null = null;
+  /** A client's buffer for larger frames (up to `MASKED_REUSE_MAX`), reused through views. */
+  private maskedLarge: Buffer | null = null;
   /** `[payload]` when the caller wrote a single view, reused (no array per message). */
   private readonly one: Uint8Array[] = [noBuffer];
 
@@ -115,6 +135,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     this.single[0] = noBuffer;
     this.one[0] = noBuffer;
     this.stream = null;
+    if (spareWriteOps.length >= SPARES_KEEPING_LARGE) this.maskedLarge = null;
     if (spareWriteOps.length < MAX_SPARE_WRITE_OPS) spareWriteOps.push(this as WriteOp<AsyncStream>);
   }
 
@@ -204,8 +225,10 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
 
   /**
    * A client's frame (RFC 6455 §5.3): header and payload masked with a fresh
-   * key into one buffer — this op's own, reused while messages keep the same
-   * size (and are small), else a new one; the caller's bytes are not touched.
+   * key into one buffer of this op's (`maskBuffer`); the caller's bytes are
+   * not touched. Reusing it is safe: the op writes one frame at a time and
+   * the next layer is done with a frame's bytes once its handler has run
+   * (Asio's rule for buffers given to `async_write_some`).
    */
   private maskedFrame(
     opcode: number,
@@ -215,12 +238,7 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     len: number,
   ): readonly Uint8Array[] {
     const hlen = headerSize(len, true);
-    const size = hlen + len;
-    let out = this.masked;
-    if (out === null || out.length !== size) {
-      out = Buffer.allocUnsafe(size);
-      this.masked = size <= MASKED_REUSE_MAX ? out : null;
-    }
+    const out = this.maskBuffer(hlen + len);
     const key = generateMaskKey(scratchKey, 0);
     writeFrameHeader(out, 0, fin, rsv1, opcode, len, key);
     let off = hlen;
@@ -233,6 +251,24 @@ class WriteOp<Next extends AsyncStream> extends ComposedOperation<[number]> {
     const parts = this.single;
     parts[0] = out;
     return parts;
+  }
+
+  /** `size` bytes to mask a frame into: a kept buffer or a view of one when it fits, else a new one. */
+  private maskBuffer(size: number): Buffer {
+    if (size <= MASKED_EXACT_MAX) {
+      const small = this.masked;
+      if (small !== null && small.length === size) return small;
+      const fresh = Buffer.allocUnsafe(size);
+      this.masked = fresh;
+      return fresh;
+    }
+    if (size > MASKED_REUSE_MAX) return Buffer.allocUnsafe(size);
+    let large = this.maskedLarge;
+    if (large === null || large.length < size) {
+      large = Buffer.allocUnsafe(size);
+      this.maskedLarge = large;
+    }
+    return large.length === size ? large : large.subarray(0, size);
   }
 
   private makeHeader(hlen: number): Buffer {

@@ -258,7 +258,10 @@ describe('write operations pooled across streams', () => {
         return { client, server };
       }),
     );
-    const sizes = [20_000, 3000, 70_000, 3000, 33_333, 5000, 90_001, 3000];
+    // Around the write op's reuse limits too: 4088 and 4089 B (a 4096 and a
+    // 4097 B frame: exact-size buffer, then a view of the kept large one),
+    // 65_536 B (the largest frame kept) and 65_537 B (a buffer of its own).
+    const sizes = [20_000, 3000, 70_000, 3000, 33_333, 5000, 90_001, 3000, 4088, 4089, 65_536, 65_537, 4089];
     const payload = (i: number, j: number, size: number): Buffer =>
       Buffer.from(Array.from({ length: size }, (_, k) => (k * (i + 3) + j * 11) & 0xff));
     const got = await Promise.all(
