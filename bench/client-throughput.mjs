@@ -13,7 +13,7 @@ import {
   warnIfBusy,
   writeResult,
 } from './lib/proc.mjs';
-import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
+import { fmtCount, fmtCpu, fmtFaults, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 /** Client contenders, in run order. Adding one: a bench/clients/<name>-client.mjs adapter + a line here. */
 export const clients = [
@@ -102,6 +102,12 @@ try {
   await server.stop();
 }
 
+/** The median of the values measured, or null when there are none. */
+const medianOrNull = (xs) => {
+  const ys = xs.filter((x) => typeof x === 'number');
+  return ys.length === 0 ? null : median(ys);
+};
+
 const rows = [];
 const summary = [];
 for (const size of cfg.sizes) {
@@ -117,6 +123,8 @@ for (const size of cfg.sizes) {
             p50us: median(xs.map((x) => x.p50us)),
             p99us: median(xs.map((x) => x.p99us)),
             clientCpu: median(xs.map((x) => x.clientCpu)),
+            clientCpuPerMsgUs: medianOrNull(xs.map((x) => x.clientCpuPerMsgUs)),
+            clientFaultsPerMsg: medianOrNull(xs.map((x) => x.clientFaultsPerMsg)),
           }
         : null;
     }
@@ -136,6 +144,8 @@ for (const size of cfg.sizes) {
           '',
           '',
           '',
+          '',
+          '',
         ]);
       else {
         rows.push([
@@ -148,16 +158,39 @@ for (const size of cfg.sizes) {
           fmtUs(m.p99us),
           fmtRatio(m.msgsPerSec, ws),
           m.clientCpu === null ? '—' : `${Math.round(m.clientCpu * 100)}%`,
+          // The reference load generator reports only its CPU share: its CPU per message from that.
+          fmtCpu(
+            m.clientCpuPerMsgUs ??
+              (m.clientCpu === null || !m.msgsPerSec ? null : (m.clientCpu * 1e6) / m.msgsPerSec),
+          ),
+          fmtFaults(m.clientFaultsPerMsg),
         ]);
       }
     }
   }
 }
 console.log(
-  `\nmedians over ${cfg.rounds} round(s), 1 connection; client CPU = share of one core used by the client process`,
+  `\nmedians over ${cfg.rounds} round(s), 1 connection; client CPU = share of one core used by the client process;\n` +
+    'CPU/msg = its user+system CPU time in the window per message echoed (less noisy than msg/s when the server is the limit);\n' +
+    'faults/msg = its minor page faults in the window per message (memory its allocator gave back and touched again)',
 );
 console.log(
-  table(['payload', 'in flight', 'client', 'msg/s', 'MB/s', 'p50', 'p99', '×ws', 'client CPU'], rows),
+  table(
+    [
+      'payload',
+      'in flight',
+      'client',
+      'msg/s',
+      'MB/s',
+      'p50',
+      'p99',
+      '×ws',
+      'client CPU',
+      'CPU/msg',
+      'faults/msg',
+    ],
+    rows,
+  ),
 );
 const file = writeResult('client', {
   bench: 'client-throughput',

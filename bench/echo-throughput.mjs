@@ -15,7 +15,7 @@ import {
   warnIfBusy,
   writeResult,
 } from './lib/proc.mjs';
-import { fmtCount, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
+import { fmtCount, fmtCpu, fmtFaults, fmtMB, fmtRatio, fmtSize, fmtUs, median, table } from './lib/stats.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -153,9 +153,6 @@ try {
   for (const s of servers.values()) await s.stop();
 }
 
-/** CPU microseconds per message: one decimal below 100 µs, whole microseconds above. */
-const fmtCpu = (us) => (us < 100 ? us.toFixed(1) : String(Math.round(us)));
-
 // Medians and ratios.
 const rows = [];
 const summary = [];
@@ -250,9 +247,9 @@ for (const cell of cells) {
       wsBu === null ? '—' : fmtRatio(m.msgsPerSec, wsBu),
       fmtRatio(m.msgsPerSec, raw),
       m.clientCpu === null ? '—' : `${Math.round(m.clientCpu * 100)}%`,
-      m.serverUsPerMsg === null ? '—' : `${fmtCpu(m.serverUsPerMsg)} µs`,
-      m.serverUserUsPerMsg === null ? '—' : `${fmtCpu(m.serverUserUsPerMsg)} µs`,
-      m.serverFaultsPerMsg === null ? '—' : m.serverFaultsPerMsg.toFixed(m.serverFaultsPerMsg < 10 ? 2 : 0),
+      fmtCpu(m.serverUsPerMsg),
+      fmtCpu(m.serverUserUsPerMsg),
+      fmtFaults(m.serverFaultsPerMsg),
     ]);
   }
 }

@@ -97,6 +97,8 @@ const t0 = performance.now();
 for (let k = 0; k < p.depth && (!checking || sent < p.count); k++) send(t0);
 let seconds;
 let cpu = null;
+let cpuPerMsgUs = null;
+let faultsPerMsg = null;
 if (checking) {
   await new Promise((resolve) => {
     done = resolve;
@@ -110,6 +112,7 @@ if (checking) {
   await new Promise((r) => setTimeout(r, p.warmupMs));
   const w0 = performance.now();
   const c0 = process.cpuUsage();
+  const f0 = process.resourceUsage().minorPageFault;
   measuring = !failure;
   await new Promise((resolve) => {
     const t = setTimeout(resolve, p.durationMs);
@@ -122,6 +125,10 @@ if (checking) {
   seconds = (performance.now() - w0) / 1000;
   const c = process.cpuUsage(c0);
   cpu = (c.user + c.system) / 1e6 / seconds;
+  if (messages > 0) {
+    cpuPerMsgUs = (c.user + c.system) / messages;
+    faultsPerMsg = (process.resourceUsage().minorPageFault - f0) / messages;
+  }
 }
 stopped = true;
 conn.close();
@@ -146,6 +153,9 @@ const result = {
   p50us: pct(0.5),
   p99us: pct(0.99),
   clientCpu: cpu,
+  // The client's user+system CPU time and minor page faults in the window, per message echoed.
+  clientCpuPerMsgUs: cpuPerMsgUs,
+  clientFaultsPerMsg: faultsPerMsg,
 };
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -31,6 +31,18 @@ export function fmtUs(us) {
   return `${us.toFixed(0)} µs`;
 }
 
+/** CPU microseconds per message: one decimal below 100 µs, whole microseconds above. */
+export function fmtCpu(us) {
+  if (us === null || us === undefined) return '—';
+  return `${us < 100 ? us.toFixed(1) : String(Math.round(us))} µs`;
+}
+
+/** Page faults per message: two decimals below 10. */
+export function fmtFaults(n) {
+  if (n === null || n === undefined) return '—';
+  return n.toFixed(n < 10 ? 2 : 0);
+}
+
 export function fmtRatio(a, b) {
   if (a === null || b === null || a === undefined || b === undefined || b === 0) return '—';
   return `${(a / b).toFixed(2)}×`;
