@@ -26,8 +26,8 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-/** A server-side Stream over TcpStream, accepted, and the raw client socket past the 101 response. */
-async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
+/** A server-side Stream over TcpStream, not yet accepted, and the raw client socket connected to it. */
+async function connectedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
   let onStream: (ws: Stream<TcpStream>) => void = () => {};
   const got = new Promise<Stream<TcpStream>>((r) => (onStream = r));
   const port = await loopbackServer((s) => {
@@ -41,7 +41,12 @@ async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
   });
   raw.setNoDelay(true);
   cleanups.push(() => raw.destroy());
-  const ws = await got;
+  return { ws: await got, raw };
+}
+
+/** A server-side Stream over TcpStream, accepted, and the raw client socket past the 101 response. */
+async function acceptedPair(): Promise<{ ws: Stream<TcpStream>; raw: Socket }> {
+  const { ws, raw } = await connectedPair();
   const head = new Promise<void>((resolve) => {
     let acc = '';
     const onData = (d: Buffer) => {
@@ -208,19 +213,7 @@ describe('reading frames lent by the next layer (TCP)', () => {
     expect(await ws.asyncRead(buffer)).toBe(5);
 
     // Server: a frame sent in the same write as the request head is kept for the first read.
-    let onStream: (s: Stream<TcpStream>) => void = () => {};
-    const got = new Promise<Stream<TcpStream>>((r) => (onStream = r));
-    const port = await loopbackServer((s) => {
-      const tcp = new TcpStream(s);
-      cleanups.push(() => tcp.close());
-      onStream(new Stream(tcp));
-    }, cleanups);
-    const raw2 = await new Promise<Socket>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-      s.on('error', () => {});
-    });
-    cleanups.push(() => raw2.destroy());
-    const server = await got;
+    const { ws: server, raw: raw2 } = await connectedPair();
     const accepted = server.asyncAccept();
     raw2.write(
       Buffer.concat([
