@@ -102,12 +102,6 @@ try {
   await server.stop();
 }
 
-/** The median of the values measured, or null when there are none. */
-const medianOrNull = (xs) => {
-  const ys = xs.filter((x) => typeof x === 'number');
-  return ys.length === 0 ? null : median(ys);
-};
-
 const rows = [];
 const summary = [];
 for (const size of cfg.sizes) {
@@ -123,8 +117,8 @@ for (const size of cfg.sizes) {
             p50us: median(xs.map((x) => x.p50us)),
             p99us: median(xs.map((x) => x.p99us)),
             clientCpu: median(xs.map((x) => x.clientCpu)),
-            clientCpuPerMsgUs: medianOrNull(xs.map((x) => x.clientCpuPerMsgUs)),
-            clientFaultsPerMsg: medianOrNull(xs.map((x) => x.clientFaultsPerMsg)),
+            clientCpuPerMsgUs: median(xs.map((x) => x.clientCpuPerMsgUs)),
+            clientFaultsPerMsg: median(xs.map((x) => x.clientFaultsPerMsg)),
           }
         : null;
     }
