@@ -20,7 +20,7 @@ import {
 } from '@tsio/completion-token';
 import { type AsyncStream, bufferBytes, type SpeculativeWriter, writeNow } from '@tsio/net';
 import type { PmdCodec } from './deflate.js';
-import { headerSize, writeFrameHeader } from './detail/frame.js';
+import { headerSize, MAX_HEADER_SIZE, writeFrameHeader } from './detail/frame.js';
 import { generateMaskKey, maskCopy } from './detail/mask.js';
 import { Opcode } from './detail/rfc6455.js';
 import { error } from './error.js';
@@ -42,7 +42,7 @@ const MASKED_EXACT_MAX = 4096;
  * sending 64 KiB messages took 16 page faults per frame for it
  * (docs/performance.md, item 48). Larger frames still get a buffer each.
  */
-const MASKED_REUSE_MAX = 64 * 1024 + 14;
+const MASKED_REUSE_MAX = 64 * 1024 + MAX_HEADER_SIZE;
 /**
  * Write operations pooled beyond this many let go of their kept large
  * buffer, which bounds what an idle pool holds (4 × 64 KiB).
